@@ -1,0 +1,109 @@
+//! The one error type of the library: every failure is a value with the facts a user needs.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in ganflow's library code.
+///
+/// Variants carry structured fields (which set, which point, which value) so that a caller
+/// can both print a precise message and react programmatically.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A point set with no points.
+    #[error("{what} is empty: at least one point is needed")]
+    Empty {
+        /// Which set ("particles", "data", ...).
+        what: &'static str,
+    },
+    /// A dimension of zero.
+    #[error("{what} has dimension 0: the dimension must be at least 1")]
+    ZeroDimension {
+        /// Which set.
+        what: &'static str,
+    },
+    /// A flat coordinate buffer whose length is not a multiple of the dimension.
+    #[error("{what}: {len} coordinates do not split into rows of dimension {dim}")]
+    Ragged {
+        /// Which set.
+        what: &'static str,
+        /// Number of coordinates given.
+        len: usize,
+        /// The dimension asked for.
+        dim: usize,
+    },
+    /// Two sets (or a set and a query) of different dimension.
+    #[error("dimension mismatch: {what} has dimension {got}, expected {expected}")]
+    DimensionMismatch {
+        /// Which set.
+        what: &'static str,
+        /// The dimension required.
+        expected: usize,
+        /// The dimension found.
+        got: usize,
+    },
+    /// A coordinate that is NaN or infinite.
+    #[error("{what}: coordinate {coord} of point {index} is not finite ({value})")]
+    NonFinite {
+        /// Which set.
+        what: &'static str,
+        /// Row of the point (0-based).
+        index: usize,
+        /// Column of the coordinate (0-based).
+        coord: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// A parameter that must be strictly positive and finite.
+    #[error("{what} must be > 0 and finite, got {value}")]
+    NotPositive {
+        /// Which parameter ("bandwidth", "dt", "tol", ...).
+        what: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A parameter outside its allowed range.
+    #[error("{what} must be {expected}, got {value}")]
+    OutOfRange {
+        /// Which parameter.
+        what: &'static str,
+        /// The allowed range, in words.
+        expected: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A bandwidth rule applied to a set whose points are all identical.
+    #[error(
+        "{what}: the points have zero spread, so a {rule} bandwidth would be 0; give a fixed bandwidth"
+    )]
+    ZeroSpread {
+        /// Which set.
+        what: &'static str,
+        /// The rule ("Scott", "Silverman").
+        rule: &'static str,
+    },
+    /// The k-d tree library refused the points.
+    #[error("k-d tree construction failed: {0}")]
+    Tree(String),
+    /// An input or output file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// An observer failed (its own error, boxed).
+    #[error("observer failed: {0}")]
+    Observer(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Checks that `value` is strictly positive and finite.
+pub(crate) fn check_positive(what: &'static str, value: f64) -> Result<f64> {
+    if value > 0.0 && value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::NotPositive { what, value })
+    }
+}

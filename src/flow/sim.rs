@@ -1,0 +1,378 @@
+//! The simulation driver: owns the state, the loop, the stop rules and the observers.
+//!
+//! The numerical core does no I/O: everything a run reports goes through an [`Observer`].
+//!
+//! **Determinism contract**: for the same inputs and configuration, every particle
+//! coordinate and every diagnostic is bitwise identical whatever the number of rayon
+//! threads. Parallel work is split per point, each point computed sequentially in a fixed
+//! order, and every sum across points is taken sequentially.
+
+use std::ops::ControlFlow;
+
+use super::integrate::{Integrator, euler, heun};
+use super::velocity::{DataSide, Field, FieldInputs, Loss, Scheme, compute_field, data_side};
+use crate::error::{Error, Result, check_positive};
+use crate::kde::{BandwidthSpec, Estimator, KernelSums};
+use crate::metrics::{Diagnostics, diagnostics};
+use crate::points::Points;
+
+/// Everything that defines the flow apart from the point sets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlowConfig {
+    /// Plug-in or variational velocities.
+    pub scheme: Scheme,
+    /// Generator loss (plug-in scheme only).
+    pub loss: Loss,
+    /// Euler or Heun.
+    pub integrator: Integrator,
+    /// Kernel-sum implementation.
+    pub estimator: Estimator,
+    /// Time step.
+    pub dt: f64,
+    /// Bandwidth of `P_g`, the particles' KDE.
+    pub bandwidth_g: BandwidthSpec,
+    /// Bandwidth of `P_data`, the data's KDE.
+    pub bandwidth_q: BandwidthSpec,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self {
+            scheme: Scheme::PlugIn,
+            loss: Loss::Minimax,
+            integrator: Integrator::Euler,
+            estimator: Estimator::default(),
+            dt: 0.1,
+            bandwidth_g: BandwidthSpec::default(),
+            bandwidth_q: BandwidthSpec::default(),
+        }
+    }
+}
+
+/// When a run stops. At least one of `max_steps` and `max_time` must be set.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StopRule {
+    /// Stop after this many steps.
+    pub max_steps: Option<u64>,
+    /// Stop at this time (the last step is shortened to land on it).
+    pub max_time: Option<f64>,
+    /// Stop once `||A||²` falls below this.
+    pub connection_tol: Option<f64>,
+}
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// `max_steps` reached.
+    Steps,
+    /// `max_time` reached.
+    Time,
+    /// `||A||²` fell below `connection_tol`.
+    Converged,
+    /// An observer asked to stop.
+    Observer,
+    /// A velocity or a new position was not finite (the state kept is the last finite one).
+    NonFinite {
+        /// The step at which it happened.
+        step: u64,
+        /// The first offending particle.
+        particle: usize,
+    },
+}
+
+/// What an observer sees.
+#[derive(Debug)]
+pub struct Observation<'a> {
+    /// Steps taken so far.
+    pub step: u64,
+    /// Time reached.
+    pub t: f64,
+    /// The particles now.
+    pub particles: &'a Points,
+    /// The flow at the particles now.
+    pub field: &'a Field,
+    /// Diagnostics now.
+    pub diagnostics: &'a Diagnostics,
+    /// `P_g`'s bandwidth now.
+    pub h_g: f64,
+    /// `P_data`'s bandwidth.
+    pub h_q: f64,
+    /// Set on the last observation of a run.
+    pub stop: Option<StopReason>,
+}
+
+/// Receives observations every `k` steps (and always the first and the last); returns
+/// `ControlFlow::Break(())` to stop the run.
+pub trait Observer {
+    /// Called with the state and diagnostics.
+    fn observe(&mut self, obs: &Observation<'_>) -> Result<ControlFlow<()>>;
+}
+
+impl<F: FnMut(&Observation<'_>) -> Result<ControlFlow<()>>> Observer for F {
+    fn observe(&mut self, obs: &Observation<'_>) -> Result<ControlFlow<()>> {
+        self(obs)
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunSummary {
+    /// Steps taken.
+    pub steps: u64,
+    /// Time reached.
+    pub t: f64,
+    /// Why it stopped.
+    pub reason: StopReason,
+    /// Diagnostics of the final state.
+    pub last: Diagnostics,
+}
+
+/// A particle flow towards a data set.
+///
+/// ```
+/// use ganflow::{FlowConfig, Points, Simulation, StopRule};
+/// let data = Points::new("data", (0..200).map(|i| 3.0 + (i as f64 * 0.37).sin()).collect(), 1)?;
+/// let particles = Points::new("particles", (0..200).map(|i| (i as f64 * 0.53).cos()).collect(), 1)?;
+/// let mut sim = Simulation::new(FlowConfig::default(), particles, data)?;
+/// let before = sim.diagnostics()?.jsd;
+/// let summary = sim.run(&StopRule { max_steps: Some(50), ..Default::default() }, 10, &mut |_: &_| Ok(std::ops::ControlFlow::Continue(())))?;
+/// assert!(summary.last.jsd < before);
+/// # Ok::<(), ganflow::Error>(())
+/// ```
+pub struct Simulation {
+    config: FlowConfig,
+    particles: Points,
+    data_sums: Box<dyn KernelSums>,
+    h_g: f64,
+    h_q: f64,
+    step: u64,
+    t: f64,
+}
+
+impl Simulation {
+    /// Checks the configuration and the point sets, computes the bandwidths and builds the
+    /// data's estimator (once for the whole run).
+    pub fn new(config: FlowConfig, particles: Points, data: Points) -> Result<Self> {
+        check_positive("dt", config.dt)?;
+        config.estimator.validate()?;
+        particles.check_same_dim("data", &data)?;
+        let h_g = config.bandwidth_g.compute(&particles, &data)?;
+        let h_q = config.bandwidth_q.compute(&particles, &data)?;
+        let data_sums = config.estimator.build(data)?;
+        Ok(Self {
+            config,
+            particles,
+            data_sums,
+            h_g,
+            h_q,
+            step: 0,
+            t: 0.0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FlowConfig {
+        &self.config
+    }
+
+    /// The particles now.
+    pub fn particles(&self) -> &Points {
+        &self.particles
+    }
+
+    /// The data.
+    pub fn data(&self) -> &Points {
+        self.data_sums.samples()
+    }
+
+    /// Steps taken.
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    /// Time reached.
+    pub fn time(&self) -> f64 {
+        self.t
+    }
+
+    /// `(h_g, h_q)` now.
+    pub fn bandwidths(&self) -> (f64, f64) {
+        (self.h_g, self.h_q)
+    }
+
+    /// The field at `x`, and the data-side densities when asked.
+    fn field_at(&self, x: &Points, want_data: bool) -> Result<(Field, Option<DataSide>)> {
+        let sums = self.config.estimator.build(x.clone())?;
+        let inputs = FieldInputs {
+            particles: sums.as_ref(),
+            data: self.data_sums.as_ref(),
+            h_g: self.h_g,
+            h_q: self.h_q,
+        };
+        compute_field(self.config.scheme, self.config.loss, &inputs, want_data)
+    }
+
+    /// The field at the current particles.
+    pub fn field(&self) -> Result<Field> {
+        Ok(self.field_at(&self.particles, false)?.0)
+    }
+
+    /// The field and all diagnostics at the current particles.
+    pub fn field_and_diagnostics(&self) -> Result<(Field, Diagnostics)> {
+        let (field, ds) = self.field_at(&self.particles, true)?;
+        let diag = diagnostics(
+            &field,
+            ds.as_ref().expect("asked for"),
+            self.particles.dim(),
+        );
+        Ok((field, diag))
+    }
+
+    /// Diagnostics at the current particles.
+    pub fn diagnostics(&self) -> Result<Diagnostics> {
+        Ok(self.field_and_diagnostics()?.1)
+    }
+
+    fn refresh_bandwidth(&mut self) -> Result<()> {
+        if self.config.bandwidth_g.varies() {
+            self.h_g = self
+                .config
+                .bandwidth_g
+                .compute(&self.particles, self.data())?;
+        }
+        if self.config.bandwidth_q.varies() {
+            self.h_q = self
+                .config
+                .bandwidth_q
+                .compute(&self.particles, self.data())?;
+        }
+        Ok(())
+    }
+
+    /// One integrator step of length `dt` from the current particles, given the field there.
+    /// Returns the first particle whose velocity or new position is not finite, leaving the
+    /// state untouched in that case.
+    fn advance(&mut self, field: &Field, dt: f64) -> Result<Option<usize>> {
+        let d = self.particles.dim();
+        let x = self.particles.as_slice();
+        let mut new = euler(x, &field.velocity, dt);
+        if self.config.integrator == Integrator::Heun {
+            if let Some(i) = first_non_finite(&new, d) {
+                return Ok(Some(i));
+            }
+            let predictor = Points::new("particles", new, d)?;
+            let (f2, _) = self.field_at(&predictor, false)?;
+            if let Some(i) = first_non_finite(&f2.velocity, d) {
+                return Ok(Some(i));
+            }
+            new = heun(x, &field.velocity, &f2.velocity, dt);
+        }
+        if let Some(i) = first_non_finite(&new, d) {
+            return Ok(Some(i));
+        }
+        self.particles.replace(new);
+        self.step += 1;
+        self.t += dt;
+        Ok(None)
+    }
+
+    /// Runs until `stop` says so, showing `observer` the state at step 0, every `every`
+    /// steps, and at the end.
+    pub fn run(
+        &mut self,
+        stop: &StopRule,
+        every: u64,
+        observer: &mut dyn Observer,
+    ) -> Result<RunSummary> {
+        if stop.max_steps.is_none() && stop.max_time.is_none() {
+            return Err(Error::OutOfRange {
+                what: "stop rule",
+                expected: "limited by a step count or a time",
+                value: f64::NAN,
+            });
+        }
+        if let Some(t) = stop.max_time {
+            check_positive("max_time", t)?;
+        }
+        if let Some(tol) = stop.connection_tol {
+            check_positive("connection tolerance", tol)?;
+        }
+        let every = every.max(1);
+        let start = self.step;
+        let mut halted = None;
+        loop {
+            self.refresh_bandwidth()?;
+            let observe = (self.step - start) % every == 0 || halted.is_some();
+            let (field, mut ds) = self.field_at(&self.particles, observe)?;
+            let d = self.particles.dim();
+            let mut reason = if halted.is_some() {
+                halted
+            } else if let Some(i) = first_non_finite(&field.velocity, d) {
+                Some(StopReason::NonFinite {
+                    step: self.step,
+                    particle: i,
+                })
+            } else if stop.max_steps.is_some_and(|m| self.step - start >= m) {
+                Some(StopReason::Steps)
+            } else if stop.max_time.is_some_and(|m| self.t >= m * (1.0 - 1e-12)) {
+                Some(StopReason::Time)
+            } else if stop
+                .connection_tol
+                .is_some_and(|tol| crate::metrics::connection_norm2(&field) < tol)
+            {
+                Some(StopReason::Converged)
+            } else {
+                None
+            };
+            if observe || reason.is_some() {
+                if ds.is_none() {
+                    let sums = self.config.estimator.build(self.particles.clone())?;
+                    ds = Some(data_side(&FieldInputs {
+                        particles: sums.as_ref(),
+                        data: self.data_sums.as_ref(),
+                        h_g: self.h_g,
+                        h_q: self.h_q,
+                    })?);
+                }
+                let diag = diagnostics(&field, ds.as_ref().expect("computed"), d);
+                let obs = Observation {
+                    step: self.step,
+                    t: self.t,
+                    particles: &self.particles,
+                    field: &field,
+                    diagnostics: &diag,
+                    h_g: self.h_g,
+                    h_q: self.h_q,
+                    stop: reason,
+                };
+                if observer.observe(&obs)?.is_break() && reason.is_none() {
+                    reason = Some(StopReason::Observer);
+                }
+                if let Some(reason) = reason {
+                    return Ok(RunSummary {
+                        steps: self.step,
+                        t: self.t,
+                        reason,
+                        last: diag,
+                    });
+                }
+            }
+            let dt = match stop.max_time {
+                Some(m) => self.config.dt.min(m - self.t),
+                None => self.config.dt,
+            };
+            if let Some(particle) = self.advance(&field, dt)? {
+                // The state stays the last finite one; the next turn reports it and stops.
+                halted = Some(StopReason::NonFinite {
+                    step: self.step,
+                    particle,
+                });
+            }
+        }
+    }
+}
+
+/// Index of the first row with a non-finite entry.
+fn first_non_finite(v: &[f64], d: usize) -> Option<usize> {
+    v.iter().position(|a| !a.is_finite()).map(|p| p / d)
+}

@@ -1,0 +1,190 @@
+//! Kernel sums on a kiddo k-d tree, with every kernel beyond a cut radius left out and
+//! the error that this causes bounded.
+//!
+//! # Error bound
+//!
+//! For a query `q` with nearest sample `x_nn` at distance `δ`, weights `w_k > 0` with total
+//! `W`, and bandwidth `h`, the tree sums exactly the samples within the radius `r` given by
+//!
+//! ```text
+//! (r² - δ²) / (2h²) = ln(W / (w_nn · tol)) + ln max(1, r/h)          (*)
+//! ```
+//!
+//! (solved from above to a small margin, so `r` satisfies `(*)` with `>=`). Write `S` for the
+//! full sum `Σ w_k e_k`, `e_k = exp(-|q - x_k|²/(2h²))`, and `S_r` for its part within `r`.
+//! Then
+//!
+//! - the left-out mass is `T = S - S_r <= W e^(-r²/(2h²))`, and `S_r >= w_nn e^(-δ²/(2h²))`
+//!   (the nearest sample is inside `r`), so `(*)` gives `T / S <= T / S_r <= tol`: **the
+//!   density (or weighted sum) has relative error at most `tol`**, i.e.
+//!   `|log S_r - log S| <= -ln(1 - tol) ≈ tol`;
+//! - each left-out displacement term has `w_k e_k |x_k - q| <= w_k max(r, h) e^(-r²/(2h²))`
+//!   (the function `u e^(-u²/(2h²))` decreases for `u >= h` and never exceeds `h`), and the
+//!   score is a ratio of the displacement sum to `h² S`, so **the score (shift) has error
+//!   `|ŝ - s| <= tol (|ŝ| + 1/h)`**: relative error `tol` on the score's own scale, where
+//!   `1/h` is the natural unit (the score of a single kernel at distance `h`). The score can
+//!   be 0 (at a mode), so no pure relative bound can hold.
+//!
+//! A query far from every sample still gets the nearest samples and so a finite answer; the
+//! bound above holds for it as for any other query.
+//!
+//! # Dimensions
+//!
+//! kiddo is const-generic in the dimension; [`build`] dispatches once, over `1..=MAX_DIM`.
+//! At a tight tolerance the radius `(*)` is a few bandwidths, and in `d` dimensions a ball of a
+//! few bandwidths holds a growing share of the samples: beyond [`MAX_DIM`] the tree has no
+//! edge over brute force, and [`Estimator::resolve`](super::Estimator::resolve) falls back to
+//! the exact sums.
+
+use kiddo::{ImmutableKdTree, SquaredEuclidean};
+use rayon::prelude::*;
+
+use super::{KernelSums, LogSumAcc, dist2};
+use crate::error::{Error, Result};
+use crate::points::Points;
+
+/// Largest dimension served by the tree.
+pub const MAX_DIM: usize = 8;
+
+/// Kernel sums on a k-d tree in `K` dimensions, with relative tolerance `tol`.
+pub struct KdTreeSums<const K: usize> {
+    samples: Points,
+    tree: ImmutableKdTree<f64, K>,
+    tol: f64,
+}
+
+/// Builds the tree estimator for `samples`; `tol` in (0, 1). Fails for dimensions above
+/// [`MAX_DIM`] (use [`Estimator::build`](super::Estimator::build) for the fallback).
+pub fn build(samples: Points, tol: f64) -> Result<Box<dyn KernelSums>> {
+    macro_rules! dispatch {
+        ($($k:literal)*) => {
+            match samples.dim() {
+                $($k => Ok(Box::new(KdTreeSums::<$k>::new(samples, tol)?)),)*
+                d => Err(Error::OutOfRange {
+                    what: "k-d tree dimension",
+                    expected: "at most 8",
+                    value: d as f64,
+                }),
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8)
+}
+
+impl<const K: usize> KdTreeSums<K> {
+    /// Builds the tree (serially, so that the tree and so every result is the same at any
+    /// thread count).
+    pub fn new(samples: Points, tol: f64) -> Result<Self> {
+        if samples.dim() != K {
+            return Err(Error::DimensionMismatch {
+                what: "samples",
+                expected: K,
+                got: samples.dim(),
+            });
+        }
+        if samples.len() > u32::MAX as usize {
+            return Err(Error::Tree(format!(
+                "{} samples exceed the tree's limit of {}",
+                samples.len(),
+                u32::MAX
+            )));
+        }
+        let rows: Vec<[f64; K]> = samples
+            .rows()
+            .map(|r| r.try_into().expect("row length is K"))
+            .collect();
+        let tree = ImmutableKdTree::<f64, K>::builder()
+            .with_serial_construction()
+            .build_from_slice(&rows)
+            .map_err(|e| Error::Tree(format!("{e:?}")))?;
+        Ok(Self { samples, tree, tol })
+    }
+}
+
+/// The squared cut radius solving `(*)` from above: `delta2` is `δ²`, `log_ratio` is
+/// `ln(W / (w_nn tol))`.
+pub fn cut_radius2(delta2: f64, h2: f64, log_ratio: f64) -> f64 {
+    let need = |r2: f64| delta2 + 2.0 * h2 * (log_ratio + (r2 / h2).sqrt().max(1.0).ln());
+    let mut r2 = need(0.0);
+    // `need` is increasing and concave with slope < 1 past r = h: stepping a little past it
+    // reaches a point with r2 >= need(r2) in a few iterations.
+    while r2 < need(r2) {
+        r2 = need(r2) + 1e-3 * h2;
+    }
+    r2
+}
+
+impl<const K: usize> KernelSums for KdTreeSums<K> {
+    fn samples(&self) -> &Points {
+        &self.samples
+    }
+
+    fn eval_unchecked(
+        &self,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+        shift: &mut [f64],
+    ) {
+        let h2 = h * h;
+        let inv_2h2 = 0.5 / h2;
+        let log_tol = self.tol.ln();
+        // ln W: the total weight, once per call (sequential, so thread-independent).
+        let log_total = match log_weights {
+            None => (self.samples.len() as f64).ln(),
+            Some(lw) => {
+                let m = lw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                if m == f64::NEG_INFINITY {
+                    m
+                } else {
+                    m + lw.iter().map(|w| (w - m).exp()).sum::<f64>().ln()
+                }
+            }
+        };
+        let samples = &self.samples;
+        log_sum
+            .par_iter_mut()
+            .zip(shift.par_chunks_mut(K))
+            .zip(queries.as_slice().par_chunks(K))
+            .with_min_len(64)
+            .for_each(|((ls, sh), q)| {
+                let q: &[f64; K] = q.try_into().expect("query row length is K");
+                let mut acc = LogSumAcc::new(sh);
+                let nn = self
+                    .tree
+                    .query(q)
+                    .nearest_one::<SquaredEuclidean<f64>>()
+                    .execute();
+                let lw_nn = log_weights.map_or(0.0, |lw| lw[nn.item as usize]);
+                let r2 = if lw_nn == f64::NEG_INFINITY {
+                    // The nearest sample weighs nothing: no lower bound from it, sum all.
+                    f64::INFINITY
+                } else {
+                    cut_radius2(nn.distance, h2, log_total - lw_nn - log_tol)
+                };
+                if r2.is_finite() {
+                    self.tree
+                        .query(q)
+                        .within::<SquaredEuclidean<f64>>(r2)
+                        .unsorted()
+                        .visit(|hit| {
+                            let k = hit.item as usize;
+                            let x = samples.row(k);
+                            let w = log_weights.map_or(0.0, |lw| lw[k]);
+                            acc.add(w - dist2(x, q) * inv_2h2, x, q);
+                        });
+                } else {
+                    for (k, x) in samples.rows().enumerate() {
+                        let w = log_weights.map_or(0.0, |lw| lw[k]);
+                        acc.add(w - dist2(x, q) * inv_2h2, x, q);
+                    }
+                }
+                *ls = acc.finish(h2);
+            });
+    }
+
+    fn name(&self) -> &'static str {
+        "kdtree"
+    }
+}

@@ -1,0 +1,271 @@
+//! Gaussian kernel density estimation behind one trait (MATH.md section 2).
+//!
+//! Everything reduces to *kernel sums* over a fixed sample set `x_1..x_n` with optional
+//! positive weights `w_k = exp(log_w_k)`: for a query `q` and bandwidth `h`
+//!
+//! ```text
+//! log S(q)  = log Σ_k w_k exp(-|q - x_k|² / (2h²))
+//! shift(q)  = Σ_k w_k e_k (x_k - q) / (h² Σ_k w_k e_k)        (e_k the kernel factor)
+//! ```
+//!
+//! With unit weights, `log S - ln n - (d/2) ln(2π h²)` is the log-density of the KDE and
+//! `shift` is its score `grad log g = (m(q) - q) / h²` (the mean-shift vector). With weights,
+//! the same two numbers give the weighted sums that the variational scheme needs.
+//! Every implementation works in log space: no kernel value is ever formed un-normalised,
+//! so nothing underflows however large `|q - x_k|² / h²` gets.
+//!
+//! Implementations: [`ExactSums`] (brute force, the oracle) and the k-d tree ([`kdtree`]),
+//! chosen through [`Estimator`].
+
+mod bandwidth;
+mod exact;
+pub mod kdtree;
+
+pub use bandwidth::{Bandwidth, BandwidthFrom, BandwidthSpec};
+pub use exact::ExactSums;
+
+use crate::error::{Error, Result, check_positive};
+use crate::points::Points;
+
+/// Kernel sums over one fixed sample set (see the module documentation).
+///
+/// Contract: results are written per query, each query computed by one thread in a fixed
+/// order, so they are bitwise identical whatever the number of threads.
+pub trait KernelSums: Send + Sync {
+    /// The samples summed over.
+    fn samples(&self) -> &Points;
+
+    /// For every row `q_i` of `queries`, writes `log S(q_i)` to `log_sum[i]` and `shift(q_i)`
+    /// to `shift[i * d..(i + 1) * d]`. `log_weights`, when given, has one entry per sample.
+    ///
+    /// Callers go through [`evaluate_sums`], which checks the shapes first.
+    fn eval_unchecked(
+        &self,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+        shift: &mut [f64],
+    );
+
+    /// A short name for reports ("exact", "kdtree").
+    fn name(&self) -> &'static str;
+}
+
+/// Kernel sums at `queries`, with shapes and parameters checked. Returns `(log_sum, shift)`.
+pub fn evaluate_sums(
+    sums: &dyn KernelSums,
+    queries: &Points,
+    h: f64,
+    log_weights: Option<&[f64]>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    check_positive("bandwidth", h)?;
+    sums.samples().check_same_dim("queries", queries)?;
+    if let Some(w) = log_weights {
+        if w.len() != sums.samples().len() {
+            return Err(Error::DimensionMismatch {
+                what: "log_weights (one per sample)",
+                expected: sums.samples().len(),
+                got: w.len(),
+            });
+        }
+        if let Some(&bad) = w.iter().find(|v| v.is_nan() || **v == f64::INFINITY) {
+            return Err(Error::OutOfRange {
+                what: "log weight",
+                expected: "finite or -inf",
+                value: bad,
+            });
+        }
+    }
+    let mut log_sum = vec![0.0; queries.len()];
+    let mut shift = vec![0.0; queries.len() * queries.dim()];
+    sums.eval_unchecked(queries, h, log_weights, &mut log_sum, &mut shift);
+    Ok((log_sum, shift))
+}
+
+/// A density estimate at query points: log-density and score per point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Density {
+    /// `log p(q_i)`.
+    pub log_density: Vec<f64>,
+    /// `grad log p(q_i)`, row-major `n × d`.
+    pub score: Vec<f64>,
+}
+
+/// Log-density and score of the Gaussian KDE of `sums.samples()` with bandwidth `h`, at
+/// every query (MATH.md section 2).
+pub fn kde(sums: &dyn KernelSums, queries: &Points, h: f64) -> Result<Density> {
+    let (mut log_sum, score) = evaluate_sums(sums, queries, h, None)?;
+    let offset = log_kernel_norm(queries.dim(), h) - (sums.samples().len() as f64).ln();
+    log_sum.iter_mut().for_each(|v| *v += offset);
+    Ok(Density {
+        log_density: log_sum,
+        score,
+    })
+}
+
+/// `ln (2π h²)^(-d/2)`, the log of the Gaussian kernel's normalising constant.
+pub fn log_kernel_norm(dim: usize, h: f64) -> f64 {
+    -0.5 * dim as f64 * (2.0 * std::f64::consts::PI * h * h).ln()
+}
+
+/// Which kernel-sum implementation to use; what the command line and config files name.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Estimator {
+    /// Brute force over every sample: exact to rounding, `O(n m d)`.
+    Exact,
+    /// k-d tree with a cut radius; relative error at most `tol` (bound in [`kdtree`]).
+    /// Dimensions above [`kdtree::MAX_DIM`] fall back to [`Estimator::Exact`].
+    KdTree {
+        /// Relative tolerance, in (0, 1).
+        tol: f64,
+    },
+    /// Picks by dimension and size (see [`Estimator::resolve`]).
+    Auto {
+        /// Relative tolerance used when the tree is picked.
+        tol: f64,
+    },
+}
+
+impl Default for Estimator {
+    fn default() -> Self {
+        Estimator::Auto { tol: 1e-6 }
+    }
+}
+
+/// Below this many samples the exact sums win in any dimension (measured with
+/// `benches/step.rs`: at 10^3 samples the tree's per-query overhead is not yet repaid).
+pub const AUTO_MIN_SAMPLES: usize = 2_000;
+
+/// Largest dimension for which `auto` picks the tree: above it the cut radius at a tight
+/// tolerance covers most of the samples and the exact sums are as fast (measured with
+/// `benches/step.rs`, see README).
+pub const AUTO_MAX_DIM: usize = 3;
+
+impl Estimator {
+    /// Checks the tolerance.
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            Estimator::Exact => Ok(()),
+            Estimator::KdTree { tol } | Estimator::Auto { tol } => {
+                if tol > 0.0 && tol < 1.0 {
+                    Ok(())
+                } else {
+                    Err(Error::OutOfRange {
+                        what: "tol",
+                        expected: "in (0, 1)",
+                        value: tol,
+                    })
+                }
+            }
+        }
+    }
+
+    /// What this estimator becomes for `n` samples in `dim` dimensions: never `Auto`.
+    /// `Auto` picks the tree for `dim <= AUTO_MAX_DIM` and `n >= AUTO_MIN_SAMPLES`, else
+    /// exact; `KdTree` above [`kdtree::MAX_DIM`] becomes exact.
+    pub fn resolve(&self, dim: usize, n: usize) -> Estimator {
+        match *self {
+            Estimator::Exact => Estimator::Exact,
+            Estimator::KdTree { tol } if dim <= kdtree::MAX_DIM => Estimator::KdTree { tol },
+            Estimator::KdTree { .. } => Estimator::Exact,
+            Estimator::Auto { tol } if dim <= AUTO_MAX_DIM && n >= AUTO_MIN_SAMPLES => {
+                Estimator::KdTree { tol }
+            }
+            Estimator::Auto { .. } => Estimator::Exact,
+        }
+    }
+
+    /// Builds the kernel sums over `samples` (a tree, for the tree estimator).
+    pub fn build(&self, samples: Points) -> Result<Box<dyn KernelSums>> {
+        self.validate()?;
+        match self.resolve(samples.dim(), samples.len()) {
+            Estimator::KdTree { tol } => kdtree::build(samples, tol),
+            _ => Ok(Box::new(ExactSums::new(samples))),
+        }
+    }
+}
+
+/// Running log-sum-exp with a weighted displacement sum, rescaled whenever a larger term
+/// arrives, so that every exponential taken is `<= 1`.
+pub(crate) struct LogSumAcc<'a> {
+    max: f64,
+    sum: f64,
+    vec: &'a mut [f64],
+}
+
+impl<'a> LogSumAcc<'a> {
+    /// Starts empty; `vec` (length d) is the output slice for the displacement sum.
+    pub(crate) fn new(vec: &'a mut [f64]) -> Self {
+        vec.iter_mut().for_each(|v| *v = 0.0);
+        Self {
+            max: f64::NEG_INFINITY,
+            sum: 0.0,
+            vec,
+        }
+    }
+
+    /// Adds a term `exp(t) * u` (and `exp(t)` to the scalar sum).
+    #[inline]
+    pub(crate) fn add(&mut self, t: f64, x: &[f64], q: &[f64]) {
+        if t <= self.max {
+            let e = (t - self.max).exp();
+            self.sum += e;
+            for ((v, a), b) in self.vec.iter_mut().zip(x).zip(q) {
+                *v += e * (a - b);
+            }
+        } else if t > f64::NEG_INFINITY {
+            let scale = (self.max - t).exp();
+            self.sum = self.sum * scale + 1.0;
+            for ((v, a), b) in self.vec.iter_mut().zip(x).zip(q) {
+                *v = *v * scale + (a - b);
+            }
+            self.max = t;
+        }
+    }
+
+    /// Ends: returns `log Σ exp(t)` and leaves `Σ exp(t) u / (h² Σ exp(t))` in the slice.
+    /// With no term (all weights zero) returns `-inf` and a zero shift.
+    pub(crate) fn finish(self, h2: f64) -> f64 {
+        if self.sum == 0.0 {
+            return f64::NEG_INFINITY;
+        }
+        let k = 1.0 / (h2 * self.sum);
+        self.vec.iter_mut().for_each(|v| *v *= k);
+        self.max + self.sum.ln()
+    }
+}
+
+/// `ln(e^a + e^b)`, exact for infinities.
+pub fn log_add_exp(a: f64, b: f64) -> f64 {
+    let m = a.max(b);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + ((a - m).exp() + (b - m).exp()).ln()
+}
+
+/// `ln(1 + e^z)` without overflow.
+pub fn softplus(z: f64) -> f64 {
+    if z > 0.0 {
+        z + (-z).exp().ln_1p()
+    } else {
+        z.exp().ln_1p()
+    }
+}
+
+/// `1 / (1 + e^-z)` without overflow.
+pub fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Squared Euclidean distance.
+#[inline]
+pub(crate) fn dist2(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}

@@ -1,0 +1,39 @@
+//! Point sets shared by the integration tests.
+#![allow(dead_code)]
+
+use ganflow::Points;
+use ganflow::datasets::{gaussian, rng};
+use rand::Rng;
+
+/// `n` standard normal points in `d` dimensions.
+pub fn normal(n: usize, d: usize, seed: u64) -> Points {
+    gaussian(n, &vec![0.0; d], 1.0, seed).unwrap()
+}
+
+/// `n` points in `k` tight clusters (std 0.05) at uniform random centres in `[-3, 3]^d`.
+pub fn clustered(n: usize, d: usize, k: usize, seed: u64) -> Points {
+    let mut r = rng(seed);
+    let centers: Vec<Vec<f64>> = (0..k)
+        .map(|_| (0..d).map(|_| r.random_range(-3.0..3.0)).collect())
+        .collect();
+    let noise = normal(n, d, seed + 1);
+    let coords = noise
+        .rows()
+        .enumerate()
+        .flat_map(|(i, row)| {
+            let c = &centers[i % k];
+            row.iter()
+                .zip(c)
+                .map(|(z, m)| m + 0.05 * z)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Points::new("clustered", coords, d).unwrap()
+}
+
+/// Relative L2 error `|a - b| / |b|` of two flat vectors.
+pub fn rel_l2(a: &[f64], b: &[f64]) -> f64 {
+    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+    let den: f64 = b.iter().map(|y| y * y).sum();
+    (num / den).sqrt()
+}
