@@ -149,6 +149,21 @@ pub struct Simulation {
     t: f64,
 }
 
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("config", &self.config)
+            .field("particles", &self.particles.len())
+            .field("data", &self.data().len())
+            .field("dim", &self.particles.dim())
+            .field("h_g", &self.h_g)
+            .field("h_q", &self.h_q)
+            .field("step", &self.step)
+            .field("t", &self.t)
+            .finish()
+    }
+}
+
 impl Simulation {
     /// Checks the configuration and the point sets, computes the bandwidths and builds the
     /// data's estimator (once for the whole run).
