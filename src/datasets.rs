@@ -7,7 +7,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::error::{Result, check_positive};
+use std::path::Path;
+
+use crate::error::{Error, Result, check_positive};
 use crate::points::Points;
 
 /// The random number generator used for every built-in.
@@ -70,4 +72,88 @@ impl Mixture {
         }
         Points::new("mixture samples", coords, 2)
     }
+}
+
+/// Reads points from a CSV file: comma-separated, one point per row, an optional header row
+/// (recognised by having no numeric field), any column names.
+///
+/// A ragged row, a non-numeric or non-finite value, or a file with no data row is an
+/// [`Error::Csv`] naming the file, the line and the column.
+pub fn read_csv(path: &Path) -> Result<Points> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |line: u64, column: Option<usize>, message: String| Error::Csv {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::new(file));
+    let mut coords = Vec::new();
+    let mut dim: Option<usize> = None;
+    let mut record = csv::StringRecord::new();
+    let mut first = true;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(match e.into_kind() {
+                    csv::ErrorKind::Io(source) => Error::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    },
+                    csv::ErrorKind::Utf8 { .. } => bad(line, None, "not valid UTF-8".into()),
+                    other => bad(line, None, format!("{other:?}")),
+                });
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if first {
+            first = false;
+            if record.iter().all(|f| f.parse::<f64>().is_err()) {
+                dim = Some(record.len());
+                continue;
+            }
+        }
+        let expected = *dim.get_or_insert(record.len());
+        if record.len() != expected {
+            return Err(bad(
+                line,
+                None,
+                format!("expected {expected} fields, found {}", record.len()),
+            ));
+        }
+        for (c, field) in record.iter().enumerate() {
+            let value: f64 = field
+                .parse()
+                .map_err(|_| bad(line, Some(c + 1), format!("{field:?} is not a number")))?;
+            if !value.is_finite() {
+                return Err(bad(line, Some(c + 1), format!("{field} is not finite")));
+            }
+            coords.push(value);
+        }
+    }
+    match dim {
+        Some(d) if !coords.is_empty() => Points::new("csv", coords, d),
+        _ => Err(bad(0, None, "the file has no data row".into())),
+    }
+}
+
+/// Writes points as CSV with the header `x0,...,x{d-1}`.
+pub fn write_points<W: std::io::Write>(out: W, points: &Points) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record((0..points.dim()).map(|k| format!("x{k}")))?;
+    for row in points.rows() {
+        w.write_record(row.iter().map(|v| v.to_string()))?;
+    }
+    w.flush()?;
+    Ok(())
 }

@@ -83,8 +83,20 @@ pub enum Error {
     /// The k-d tree library refused the points.
     #[error("k-d tree construction failed: {0}")]
     Tree(String),
+    /// A CSV file with bad content.
+    #[error("{}: {message}", csv_place(path, *line, *column))]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line; 0 when the whole file is to blame.
+        line: u64,
+        /// 1-based column, where one is to blame.
+        column: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
     /// An input or output file failed.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -105,5 +117,14 @@ pub(crate) fn check_positive(what: &'static str, value: f64) -> Result<f64> {
         Ok(value)
     } else {
         Err(Error::NotPositive { what, value })
+    }
+}
+
+/// `path`, `path: line L` or `path: line L, column C`.
+fn csv_place(path: &std::path::Path, line: u64, column: Option<usize>) -> String {
+    match (line, column) {
+        (0, _) => path.display().to_string(),
+        (l, None) => format!("{}: line {l}", path.display()),
+        (l, Some(c)) => format!("{}: line {l}, column {c}", path.display()),
     }
 }

@@ -28,6 +28,7 @@ pub mod error;
 pub mod flow;
 pub mod kde;
 pub mod metrics;
+pub mod output;
 pub mod points;
 
 pub use error::{Error, Result};

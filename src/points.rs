@@ -30,7 +30,7 @@ impl Points {
         if coords.is_empty() {
             return Err(Error::Empty { what });
         }
-        if coords.len() % dim != 0 {
+        if !coords.len().is_multiple_of(dim) {
             return Err(Error::Ragged {
                 what,
                 len: coords.len(),

@@ -130,12 +130,20 @@ pub struct RunSummary {
 /// A particle flow towards a data set.
 ///
 /// ```
-/// use ganflow::{FlowConfig, Points, Simulation, StopRule};
+/// use std::ops::ControlFlow;
+/// use ganflow::{FlowConfig, Observation, Points, Simulation, StopRule};
 /// let data = Points::new("data", (0..200).map(|i| 3.0 + (i as f64 * 0.37).sin()).collect(), 1)?;
 /// let particles = Points::new("particles", (0..200).map(|i| (i as f64 * 0.53).cos()).collect(), 1)?;
 /// let mut sim = Simulation::new(FlowConfig::default(), particles, data)?;
 /// let before = sim.diagnostics()?.jsd;
-/// let summary = sim.run(&StopRule { max_steps: Some(50), ..Default::default() }, 10, &mut |_: &_| Ok(std::ops::ControlFlow::Continue(())))?;
+/// let mut jsd = Vec::new();
+/// let mut record = |o: &Observation<'_>| {
+///     jsd.push(o.diagnostics.jsd);
+///     Ok(ControlFlow::Continue(()))
+/// };
+/// let stop = StopRule { max_steps: Some(50), ..Default::default() };
+/// let summary = sim.run(&stop, 10, &mut record)?;
+/// assert_eq!(jsd.len(), 6); // steps 0, 10, ..., 50
 /// assert!(summary.last.jsd < before);
 /// # Ok::<(), ganflow::Error>(())
 /// ```
@@ -147,6 +155,8 @@ pub struct Simulation {
     h_q: f64,
     step: u64,
     t: f64,
+    t_base: f64,
+    uniform_steps: u64,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -182,6 +192,8 @@ impl Simulation {
             h_q,
             step: 0,
             t: 0.0,
+            t_base: 0.0,
+            uniform_steps: 0,
         })
     }
 
@@ -287,8 +299,34 @@ impl Simulation {
         }
         self.particles.replace(new);
         self.step += 1;
-        self.t += dt;
+        // t = t_base + k dt, so that t after k whole steps is not a k-fold rounded sum.
+        if dt == self.config.dt {
+            self.uniform_steps += 1;
+            self.t = self.t_base + self.uniform_steps as f64 * dt;
+        } else {
+            self.t_base = self.t + dt;
+            self.uniform_steps = 0;
+            self.t = self.t_base;
+        }
         Ok(None)
+    }
+
+    /// Takes one step with the configured integrator, without diagnostics or observers (what
+    /// [`Simulation::run`] does between observations). Returns
+    /// `Some(StopReason::NonFinite { .. })`, leaving the state as it was, when a velocity or a
+    /// new position is not finite.
+    pub fn step(&mut self) -> Result<Option<StopReason>> {
+        self.refresh_bandwidth()?;
+        let (field, _) = self.field_at(&self.particles, false)?;
+        let d = self.particles.dim();
+        let bad = match first_non_finite(&field.velocity, d) {
+            Some(i) => Some(i),
+            None => self.advance(&field, self.config.dt)?,
+        };
+        Ok(bad.map(|particle| StopReason::NonFinite {
+            step: self.step,
+            particle,
+        }))
     }
 
     /// Runs until `stop` says so, showing `observer` the state at step 0, every `every`
@@ -317,7 +355,7 @@ impl Simulation {
         let mut halted = None;
         loop {
             self.refresh_bandwidth()?;
-            let observe = (self.step - start) % every == 0 || halted.is_some();
+            let observe = (self.step - start).is_multiple_of(every) || halted.is_some();
             let (field, mut ds) = self.field_at(&self.particles, observe)?;
             let d = self.particles.dim();
             let mut reason = if halted.is_some() {

@@ -133,14 +133,16 @@ impl Default for Estimator {
     }
 }
 
-/// Below this many samples the exact sums win in any dimension (measured with
-/// `benches/step.rs`: at 10^3 samples the tree's per-query overhead is not yet repaid).
+/// Below this many samples `auto` uses the exact sums: the tree's per-query overhead (a
+/// nearest-neighbour search, then a radius search) is not repaid on small sets.
 pub const AUTO_MIN_SAMPLES: usize = 2_000;
 
-/// Largest dimension for which `auto` picks the tree: above it the cut radius at a tight
-/// tolerance covers most of the samples and the exact sums are as fast (measured with
-/// `benches/step.rs`, see README).
-pub const AUTO_MAX_DIM: usize = 3;
+/// Largest dimension for which `auto` picks the tree. Measured on the 2-core development
+/// machine, one plug-in field evaluation, N = M = 10^4, Gaussians, Scott bandwidth, tol 1e-6,
+/// tree against exact: 0.46 s / 0.78 s (d = 2), 0.59 / 1.35 (3), 0.78 / 1.14 (4),
+/// 0.83 / 1.07 (5), 1.02 / 1.09 (6), 1.20 / 1.48 (8). The tree's edge shrinks with d but
+/// does not turn into a loss by d = 8, where kiddo's dispatch ends ([`kdtree::MAX_DIM`]).
+pub const AUTO_MAX_DIM: usize = kdtree::MAX_DIM;
 
 impl Estimator {
     /// Checks the tolerance.
