@@ -40,3 +40,8 @@ pub use flow::velocity::{Field, Loss, Scheme};
 pub use kde::{Bandwidth, BandwidthFrom, BandwidthSpec, Estimator};
 pub use metrics::Diagnostics;
 pub use points::Points;
+
+/// The README's Rust examples, compiled and run as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
