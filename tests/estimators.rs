@@ -68,7 +68,7 @@ fn queries_for(samples: &Points, seed: u64) -> Points {
 
 fn run_suite(estimator: Estimator) {
     let mut worst: f64 = 0.0;
-    for &d in &[1usize, 2, 3, 5] {
+    for &d in &[1usize, 2, 3, 5, 12] {
         let sets = [
             ("random", normal(3000, d, 10 + d as u64)),
             ("clustered", clustered(3000, d, 4, 20 + d as u64)),
@@ -123,7 +123,7 @@ fn auto_suite() {
 
 #[test]
 fn kdtree_falls_back_to_exact_beyond_max_dim() {
-    let samples = normal(50, 12, 1);
+    let samples = normal(50, 13, 1);
     let sums = Estimator::KdTree { tol: 1e-3 }.build(samples).unwrap();
     assert_eq!(sums.name(), "exact");
     let sums = Estimator::KdTree { tol: 1e-3 }
