@@ -5,6 +5,7 @@ use std::ops::ControlFlow;
 
 use crate::error::{Error, Result};
 use crate::flow::sim::{Observation, Observer};
+use crate::points::Standardizer;
 
 /// Header of `metrics.csv`.
 pub const METRICS_HEADER: [&str; 10] = [
@@ -29,6 +30,7 @@ pub struct CsvRecorder<W: Write> {
     with_velocity: bool,
     header_done: bool,
     row: Vec<String>,
+    unscale: Option<Standardizer>,
 }
 
 fn csv_err(e: csv::Error) -> Error {
@@ -44,7 +46,14 @@ impl<W: Write> CsvRecorder<W> {
             with_velocity,
             header_done: false,
             row: Vec::new(),
+            unscale: None,
         }
+    }
+
+    /// Writes positions and velocities back in the original units of a standardised run.
+    pub fn unscaled_by(mut self, standardizer: Standardizer) -> Self {
+        self.unscale = Some(standardizer);
+        self
     }
 
     /// Flushes both writers and hands them back.
@@ -81,14 +90,30 @@ impl<W: Write> Observer for CsvRecorder<W> {
             self.write_headers(d)?;
         }
         let (step, t) = (o.step.to_string(), o.t.to_string());
-        for (i, x) in o.particles.rows().enumerate() {
+        let original;
+        let (positions, velocity) = match &self.unscale {
+            None => (
+                o.particles,
+                std::borrow::Cow::Borrowed(&o.field.velocity[..]),
+            ),
+            Some(s) => {
+                original = s.inverse(o.particles)?;
+                let v = if self.with_velocity {
+                    s.inverse_vector(&o.field.velocity)
+                } else {
+                    Vec::new()
+                };
+                (&original, std::borrow::Cow::Owned(v))
+            }
+        };
+        for (i, x) in positions.rows().enumerate() {
             self.row.clear();
             self.row.push(step.clone());
             self.row.push(t.clone());
             self.row.push(i.to_string());
             self.row.extend(x.iter().map(|v| v.to_string()));
             if self.with_velocity {
-                let v = &o.field.velocity[i * d..(i + 1) * d];
+                let v = &velocity[i * d..(i + 1) * d];
                 self.row.extend(v.iter().map(|v| v.to_string()));
                 self.row.push(o.field.dstar[i].to_string());
             }

@@ -147,3 +147,68 @@ impl Points {
         self.coords = coords;
     }
 }
+
+/// Per-feature standardisation `z = (x - mean) / std`, fitted on one set and applied to any.
+/// A feature with zero spread keeps std 1 (it is only shifted), so constant features (the
+/// always-blank corner pixels of the digits) pass through unchanged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Standardizer {
+    /// Per-feature mean.
+    pub mean: Vec<f64>,
+    /// Per-feature standard deviation (1 where the feature is constant).
+    pub std: Vec<f64>,
+}
+
+impl Standardizer {
+    /// Fits the mean and standard deviation of `points`.
+    pub fn fit(points: &Points) -> Self {
+        let std = points
+            .variance()
+            .iter()
+            .map(|v| if *v > 0.0 { v.sqrt() } else { 1.0 })
+            .collect();
+        Self {
+            mean: points.mean(),
+            std,
+        }
+    }
+
+    /// `(x - mean) / std`.
+    pub fn forward(&self, points: &Points) -> Result<Points> {
+        self.map(points, |x, m, s| (x - m) / s)
+    }
+
+    /// `z std + mean`: back to the original units.
+    pub fn inverse(&self, points: &Points) -> Result<Points> {
+        self.map(points, |z, m, s| z * s + m)
+    }
+
+    /// A velocity (or any displacement) back in the original units: `v std`.
+    pub fn inverse_vector(&self, v: &[f64]) -> Vec<f64> {
+        v.iter()
+            .zip(self.std.iter().cycle())
+            .map(|(a, s)| a * s)
+            .collect()
+    }
+
+    fn map(&self, points: &Points, f: impl Fn(f64, f64, f64) -> f64) -> Result<Points> {
+        if points.dim() != self.mean.len() {
+            return Err(Error::DimensionMismatch {
+                what: "standardised points",
+                expected: self.mean.len(),
+                got: points.dim(),
+            });
+        }
+        let coords = points
+            .rows()
+            .flat_map(|row| {
+                row.iter()
+                    .zip(&self.mean)
+                    .zip(&self.std)
+                    .map(|((x, m), s)| f(*x, *m, *s))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Points::new("standardised points", coords, points.dim())
+    }
+}

@@ -245,3 +245,47 @@ fn gaussian_to_gaussian_run_converges() {
         assert!((summary.t - 30.0).abs() < 1e-9);
     }
 }
+
+/// The field at arbitrary points, evaluated at the particles, is the field of the particles.
+#[test]
+fn field_at_points_agrees_with_field() {
+    let x = common::clustered(400, 2, 3, 41);
+    let y = normal(500, 2, 42);
+    for scheme in [Scheme::PlugIn, Scheme::Variational] {
+        let sim = Simulation::new(
+            config(scheme, Estimator::Exact, Some(0.4)),
+            x.clone(),
+            y.clone(),
+        )
+        .unwrap();
+        let a = sim.field().unwrap();
+        let b = sim.field_at_points(&x).unwrap();
+        assert!(rel_l2(&b.velocity, &a.velocity) < 1e-12, "{scheme:?}");
+        assert_eq!(a.log_g, b.log_g);
+        assert_eq!(a.dstar, b.dstar);
+    }
+}
+
+/// With the exact data density, q is the closed-form Gaussian: log q matches to rounding.
+#[test]
+fn exact_data_density_is_the_closed_form() {
+    use ganflow::datasets::Builtin;
+    let target = Builtin::Gaussian {
+        mean: vec![2.0, -1.0],
+        std: 0.7,
+    };
+    let density = target.density().unwrap().unwrap();
+    let x = normal(300, 2, 51);
+    let y = target.sample(300, 52).unwrap();
+    let sim = Simulation::with_exact_density(FlowConfig::default(), x.clone(), y, density).unwrap();
+    assert!(sim.has_exact_density());
+    let field = sim.field().unwrap();
+    for (row, lq) in x.rows().zip(&field.log_q) {
+        let r2 = (row[0] - 2.0).powi(2) + (row[1] + 1.0).powi(2);
+        let expect = -(2.0 * std::f64::consts::PI * 0.49).ln() - r2 / (2.0 * 0.49);
+        assert!(
+            (lq - expect).abs() < 1e-12 * expect.abs().max(1.0),
+            "{lq} vs {expect}"
+        );
+    }
+}

@@ -10,9 +10,12 @@
 use std::ops::ControlFlow;
 
 use super::integrate::{Integrator, euler, heun};
-use super::velocity::{DataSide, Field, FieldInputs, Loss, Scheme, compute_field, data_side};
+use super::velocity::{
+    DataSide, Field, FieldInputs, Loss, Scheme, compute_field, compute_field_at, data_side,
+};
+use crate::datasets::IsotropicMixture;
 use crate::error::{Error, Result, check_positive};
-use crate::kde::{BandwidthSpec, Estimator, KernelSums};
+use crate::kde::{BandwidthSpec, Estimator, ExactSums, KernelSums};
 use crate::metrics::{Diagnostics, diagnostics};
 use crate::points::Points;
 
@@ -151,6 +154,8 @@ pub struct Simulation {
     config: FlowConfig,
     particles: Points,
     data_sums: Box<dyn KernelSums>,
+    /// Sums over a closed-form density's centres, when the data density is exact.
+    exact_density: Option<Box<dyn KernelSums>>,
     h_g: f64,
     h_q: f64,
     step: u64,
@@ -178,16 +183,45 @@ impl Simulation {
     /// Checks the configuration and the point sets, computes the bandwidths and builds the
     /// data's estimator (once for the whole run).
     pub fn new(config: FlowConfig, particles: Points, data: Points) -> Result<Self> {
+        Self::build(config, particles, data, None)
+    }
+
+    /// Like [`Simulation::new`], but `q` is the closed-form `density` instead of the KDE of
+    /// the data (whose samples still serve the data-side diagnostics and the variational
+    /// scheme's data term). This separates what the flow does from what the estimator does.
+    pub fn with_exact_density(
+        config: FlowConfig,
+        particles: Points,
+        data: Points,
+        density: IsotropicMixture,
+    ) -> Result<Self> {
+        Self::build(config, particles, data, Some(density))
+    }
+
+    fn build(
+        config: FlowConfig,
+        particles: Points,
+        data: Points,
+        density: Option<IsotropicMixture>,
+    ) -> Result<Self> {
         check_positive("dt", config.dt)?;
         config.estimator.validate()?;
         particles.check_same_dim("data", &data)?;
         let h_g = config.bandwidth_g.compute(&particles, &data)?;
-        let h_q = config.bandwidth_q.compute(&particles, &data)?;
+        let (h_q, exact_density) = match density {
+            None => (config.bandwidth_q.compute(&particles, &data)?, None),
+            Some(m) => {
+                particles.check_same_dim("density centres", &m.centers)?;
+                let sums: Box<dyn KernelSums> = Box::new(ExactSums::new(m.centers));
+                (check_positive("mixture std", m.std)?, Some(sums))
+            }
+        };
         let data_sums = config.estimator.build(data)?;
         Ok(Self {
             config,
             particles,
             data_sums,
+            exact_density,
             h_g,
             h_q,
             step: 0,
@@ -227,16 +261,48 @@ impl Simulation {
         (self.h_g, self.h_q)
     }
 
+    /// Whether `q` is a closed-form density rather than the KDE of the data.
+    pub fn has_exact_density(&self) -> bool {
+        self.exact_density.is_some()
+    }
+
+    fn inputs<'a>(&'a self, particle_sums: &'a dyn KernelSums) -> FieldInputs<'a> {
+        FieldInputs {
+            particles: particle_sums,
+            data: self.data_sums.as_ref(),
+            density: self
+                .exact_density
+                .as_deref()
+                .unwrap_or(self.data_sums.as_ref()),
+            h_g: self.h_g,
+            h_q: self.h_q,
+        }
+    }
+
     /// The field at `x`, and the data-side densities when asked.
     fn field_at(&self, x: &Points, want_data: bool) -> Result<(Field, Option<DataSide>)> {
         let sums = self.config.estimator.build(x.clone())?;
-        let inputs = FieldInputs {
-            particles: sums.as_ref(),
-            data: self.data_sums.as_ref(),
-            h_g: self.h_g,
-            h_q: self.h_q,
-        };
-        compute_field(self.config.scheme, self.config.loss, &inputs, want_data)
+        compute_field(
+            self.config.scheme,
+            self.config.loss,
+            &self.inputs(sums.as_ref()),
+            want_data,
+        )
+    }
+
+    /// The field at arbitrary points `at` (a grid, say), given the current particles: the
+    /// velocity a particle placed there would have.
+    pub fn field_at_points(&self, at: &Points) -> Result<Field> {
+        let sums = self.config.estimator.build(self.particles.clone())?;
+        let inputs = self.inputs(sums.as_ref());
+        Ok(compute_field_at(
+            self.config.scheme,
+            self.config.loss,
+            &inputs,
+            Some(at),
+            false,
+        )?
+        .0)
     }
 
     /// The field at the current particles.
@@ -380,12 +446,7 @@ impl Simulation {
             if observe || reason.is_some() {
                 if ds.is_none() {
                     let sums = self.config.estimator.build(self.particles.clone())?;
-                    ds = Some(data_side(&FieldInputs {
-                        particles: sums.as_ref(),
-                        data: self.data_sums.as_ref(),
-                        h_g: self.h_g,
-                        h_q: self.h_q,
-                    })?);
+                    ds = Some(data_side(&self.inputs(sums.as_ref()))?);
                 }
                 let diag = diagnostics(&field, ds.as_ref().expect("computed"), d);
                 let obs = Observation {

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::kde::{KernelSums, evaluate_sums, kde, log_add_exp, log_kernel_norm, sigmoid, softplus};
+use crate::points::Points;
 
 /// How particle velocities are computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,11 +75,14 @@ pub struct DataSide {
 pub struct FieldInputs<'a> {
     /// Over the particles (the particles are its samples).
     pub particles: &'a dyn KernelSums,
-    /// Over the data.
+    /// Over the data samples.
     pub data: &'a dyn KernelSums,
+    /// The data density `q`: `q = kde(density, h_q)`. Usually the same sums as `data`; for
+    /// a closed-form isotropic Gaussian mixture, sums over its centres with `h_q = σ`.
+    pub density: &'a dyn KernelSums,
     /// `P_g`'s bandwidth.
     pub h_g: f64,
-    /// `P_data`'s bandwidth.
+    /// `P_data`'s bandwidth (or the mixture's σ).
     pub h_q: f64,
 }
 
@@ -90,11 +94,26 @@ pub fn compute_field(
     inputs: &FieldInputs<'_>,
     want_data_side: bool,
 ) -> Result<(Field, Option<DataSide>)> {
-    let x = inputs.particles.samples();
+    compute_field_at(scheme, loss, inputs, None, want_data_side)
+}
+
+/// Computes the field at `at` (the particles when `None`). Every term of either scheme is a
+/// function of the position, so the field is defined at any point: a particle placed there
+/// would move with this velocity.
+pub fn compute_field_at(
+    scheme: Scheme,
+    loss: Loss,
+    inputs: &FieldInputs<'_>,
+    at: Option<&Points>,
+    want_data_side: bool,
+) -> Result<(Field, Option<DataSide>)> {
+    let particles = inputs.particles.samples();
+    let x = at.unwrap_or(particles);
+    particles.check_same_dim("query points", x)?;
     let y = inputs.data.samples();
     let d = x.dim();
     let g = kde(inputs.particles, x, inputs.h_g)?;
-    let q = kde(inputs.data, x, inputs.h_q)?;
+    let q = kde(inputs.density, x, inputs.h_q)?;
     let loss = if scheme == Scheme::Variational {
         Loss::Minimax
     } else {
@@ -133,11 +152,22 @@ pub fn compute_field(
         let h = inputs.h_g;
         let norm = log_kernel_norm(d, h);
         // - (1/N) Σ_k K_h(x_k - x_i) (x_k - x_i)/h² · D*(x_k)/g(x_k)
-        let lw_particles: Vec<f64> = (0..n)
-            .map(|k| -softplus(g.log_density[k] - q.log_density[k]) - g.log_density[k])
+        let (g_k, q_k) = if at.is_some() {
+            (
+                kde(inputs.particles, particles, h)?.log_density,
+                kde(inputs.density, particles, inputs.h_q)?.log_density,
+            )
+        } else {
+            (g.log_density.clone(), q.log_density.clone())
+        };
+        let lw_particles: Vec<f64> = g_k
+            .iter()
+            .zip(&q_k)
+            .map(|(lg, lq)| -softplus(lg - lq) - lg)
             .collect();
         let (ls, sh) = evaluate_sums(inputs.particles, x, h, Some(&lw_particles))?;
-        add_scaled(&mut velocity, &ls, &sh, norm - (n as f64).ln(), -1.0, d);
+        let n_particles = particles.len() as f64;
+        add_scaled(&mut velocity, &ls, &sh, norm - n_particles.ln(), -1.0, d);
         // + (1/M) Σ_j K_h(y_j - x_i) (y_j - x_i)/h² · 1/(g(y_j) + q(y_j))
         let lw_data: Vec<f64> = ds
             .log_g
@@ -173,7 +203,7 @@ pub fn data_side(inputs: &FieldInputs<'_>) -> Result<DataSide> {
     let y = inputs.data.samples();
     Ok(DataSide {
         log_g: kde(inputs.particles, y, inputs.h_g)?.log_density,
-        log_q: kde(inputs.data, y, inputs.h_q)?.log_density,
+        log_q: kde(inputs.density, y, inputs.h_q)?.log_density,
     })
 }
 
