@@ -174,3 +174,318 @@ fn bad_input_names_file_line_and_column() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("dt must be > 0 and finite, got -1"));
     assert!(!dir.path().join("o").exists());
 }
+
+#[test]
+fn run_toml_reproduces_final_csv_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run",
+            "--target",
+            "two-moons",
+            "--n",
+            "120",
+            "--m",
+            "150",
+            "--steps",
+            "6",
+            "--integrator",
+            "heun",
+            "--bandwidth-g",
+            "silverman:particles",
+            "--seed",
+            "3",
+            "--out",
+            "a",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let toml = read(&dir.path().join("a/run.toml"));
+    assert!(
+        toml.contains("target = \"two-moons\"") && toml.contains("seed = 3"),
+        "{toml}"
+    );
+    let o = ganflow(dir.path(), &["run", "--config", "a/run.toml", "--out", "b"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        read(&dir.path().join("a/final.csv")),
+        read(&dir.path().join("b/final.csv"))
+    );
+    assert_eq!(
+        read(&dir.path().join("a/metrics.csv")),
+        read(&dir.path().join("b/metrics.csv"))
+    );
+    // The command line overrides the file.
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run",
+            "--config",
+            "a/run.toml",
+            "--steps",
+            "2",
+            "--out",
+            "c",
+        ],
+    );
+    assert!(o.status.success());
+    assert!(read(&dir.path().join("c/run.toml")).contains("steps = 2"));
+    assert_ne!(
+        read(&dir.path().join("a/final.csv")),
+        read(&dir.path().join("c/final.csv"))
+    );
+    // An unknown key is an error naming it.
+    std::fs::write(dir.path().join("bad.toml"), "stpes = 3\n").unwrap();
+    let o = ganflow(dir.path(), &["run", "--config", "bad.toml", "--out", "d"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown key \"stpes\""));
+    assert!(!dir.path().join("d").exists());
+}
+
+#[test]
+fn velocity_at_the_data_is_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ganflow(
+        dir.path(),
+        &[
+            "sample", "rings", "--n", "300", "--seed", "2", "--out", "d.csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for scheme in ["plugin", "variational"] {
+        let o = ganflow(
+            dir.path(),
+            &[
+                "velocity",
+                "--particles",
+                "d.csv",
+                "--data",
+                "d.csv",
+                "--scheme",
+                scheme,
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8(o.stdout).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("x0,x1,v0,v1,log_g,log_q,dstar"));
+        let rows: Vec<Vec<f64>> = lines
+            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+            .collect();
+        assert_eq!(rows.len(), 300);
+        for r in &rows {
+            assert!(
+                r[2].abs() < 1e-9 && r[3].abs() < 1e-9,
+                "{scheme}: v = {r:?}"
+            );
+            assert_eq!(r[4], r[5]);
+            assert_eq!(r[6], 0.5);
+        }
+    }
+    // On a grid, into a file: nx * ny rows, and not all zero away from equilibrium.
+    let o = ganflow(
+        dir.path(),
+        &["sample", "gaussian", "--n", "200", "--out", "p.csv"],
+    );
+    assert!(o.status.success());
+    let o = ganflow(
+        dir.path(),
+        &[
+            "velocity",
+            "--particles",
+            "p.csv",
+            "--data",
+            "d.csv",
+            "--grid",
+            "-3,3,-2,2,5,4",
+            "--out",
+            "v.csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = read(&dir.path().join("v.csv"));
+    assert_eq!(text.lines().count(), 1 + 20);
+    let first: Vec<f64> = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!((first[0], first[1]), (-3.0, -2.0));
+    assert!(text.lines().skip(1).any(|l| {
+        let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap()).collect();
+        v[2].abs() + v[3].abs() > 1e-6
+    }));
+}
+
+#[test]
+fn datasets_and_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ganflow(dir.path(), &["datasets"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    for name in ganflow::datasets::BUILTIN_NAMES {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+        let o = ganflow(
+            dir.path(),
+            &["sample", name, "--n", "50", "--dim", "3", "--seed", "1"],
+        );
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert_eq!(out.lines().count(), 51, "{name}");
+        let again = ganflow(
+            dir.path(),
+            &["sample", name, "--n", "50", "--dim", "3", "--seed", "1"],
+        );
+        assert_eq!(
+            out,
+            String::from_utf8(again.stdout).unwrap(),
+            "{name}: seeded"
+        );
+    }
+    let o = ganflow(
+        dir.path(),
+        &[
+            "sample", "gaussian", "--n", "4000", "--dim", "2", "--mean", "1,-2", "--std", "0.5",
+        ],
+    );
+    let rows: Vec<Vec<f64>> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let mean0 = rows.iter().map(|r| r[0]).sum::<f64>() / 4000.0;
+    let mean1 = rows.iter().map(|r| r[1]).sum::<f64>() / 4000.0;
+    assert!(
+        (mean0 - 1.0).abs() < 0.03 && (mean1 + 2.0).abs() < 0.03,
+        "{mean0} {mean1}"
+    );
+    let o = ganflow(dir.path(), &["sample", "nonsense"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown built-in \"nonsense\""));
+}
+
+#[test]
+fn standardize_writes_back_original_units() {
+    let dir = tempfile::tempdir().unwrap();
+    // Features on scales 1 and 1000.
+    let data: String = (0..80)
+        .map(|i| {
+            format!(
+                "{},{}\n",
+                (i as f64 * 0.7).sin(),
+                1000.0 + 300.0 * (i as f64 * 0.3).cos()
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("data.csv"), format!("small,big\n{data}")).unwrap();
+    let init = "0.5,900\n-0.25,1200.5\n0.125,1000\n";
+    std::fs::write(dir.path().join("init.csv"), init).unwrap();
+    // Zero steps: the particles go through the standardisation and back.
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run",
+            "--data",
+            "data.csv",
+            "--init",
+            "init.csv",
+            "--standardize",
+            "--steps",
+            "0",
+            "--out",
+            "o",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fin = read(&dir.path().join("o/final.csv"));
+    assert_eq!(fin.lines().next(), Some("small,big"));
+    let back: Vec<f64> = fin
+        .lines()
+        .skip(1)
+        .flat_map(|l| {
+            l.split(',')
+                .map(|v| v.parse::<f64>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let orig = [0.5, 900.0, -0.25, 1200.5, 0.125, 1000.0];
+    for (a, b) in back.iter().zip(orig) {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+    }
+    // A real run keeps the data's scale in its outputs.
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run",
+            "--data",
+            "data.csv",
+            "--standardize",
+            "--n",
+            "60",
+            "--steps",
+            "20",
+            "--record-velocity",
+            "--out",
+            "r",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fin = read(&dir.path().join("r/final.csv"));
+    let big: Vec<f64> = fin
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let mean = big.iter().sum::<f64>() / big.len() as f64;
+    assert!(
+        (mean - 1000.0).abs() < 150.0,
+        "mean of the big feature {mean}"
+    );
+    let traj = read(&dir.path().join("r/trajectories.csv"));
+    assert_eq!(traj.lines().next(), Some("step,t,id,x0,x1,v0,v1,dstar"));
+}
+
+#[test]
+fn exact_data_density_needs_a_closed_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run",
+            "--target",
+            "gaussian",
+            "--dim",
+            "1",
+            "--data-density",
+            "exact",
+            "--n",
+            "200",
+            "--steps",
+            "30",
+            "--out",
+            "e",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run",
+            "--target",
+            "two-moons",
+            "--data-density",
+            "exact",
+            "--out",
+            "f",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("closed-form density"));
+    assert!(!dir.path().join("f").exists());
+}

@@ -1,0 +1,255 @@
+//! Command-line arguments. `RunArgs` doubles as the configuration file's schema: its field
+//! names are the keys of `--config FILE.toml` and of the `run.toml` a run writes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+#[derive(Parser)]
+#[command(
+    name = "ganflow",
+    version,
+    about = "Simulate the GAN training flow (the Wasserstein gradient flow of the JSD) as particles",
+    long_about = "Simulate the GAN training flow (the Wasserstein gradient flow of the Jensen-Shannon \
+divergence) as particles.\n\nWith no subcommand, runs the demo: `ganflow run` with every default."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Simulate a flow; write trajectories, metrics, final particles and the resolved
+    /// configuration into a new folder. With no option it runs the demo: 2000 particles from
+    /// N(0, I) towards the ring of 8 Gaussians.
+    Run(Box<RunArgs>),
+    /// Evaluate the flow's velocity field without moving anything.
+    Velocity(VelocityArgs),
+    /// List the built-in distributions with their parameters.
+    Datasets,
+    /// Write samples of a built-in distribution as CSV.
+    Sample(SampleArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemeArg {
+    /// v = w(D*) (grad log q - grad log g) (MATH.md section 2)
+    Plugin,
+    /// the exact particle gradient flow of the discrete energy (MATH.md section 3)
+    Variational,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossArg {
+    /// weight D* (the paper's flow)
+    Minimax,
+    /// weight 1 - D*
+    NonSaturating,
+    /// weight 2 D* (1 - D*)^2
+    LeastSquares,
+    /// weight 1 (Fokker-Planck reference)
+    Kl,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntegratorArg {
+    /// x += dt v
+    Euler,
+    /// second order, two evaluations per step
+    Heun,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EstimatorArg {
+    /// k-d tree for d <= 12 and >= 2000 samples, else exact
+    Auto,
+    /// brute force
+    Exact,
+    /// k-d tree with relative tolerance --tol (exact above d = 12)
+    Kdtree,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataDensityArg {
+    /// kernel density estimate of the data samples
+    Kde,
+    /// the built-in target's closed-form density (Gaussian targets and mixtures only)
+    Exact,
+}
+
+/// Options that define the velocity field; shared by `run` and `velocity`.
+#[derive(Args, Clone, Debug, Serialize, Deserialize)]
+pub struct FlowArgs {
+    /// Velocity scheme.
+    #[arg(long, value_enum, default_value = "plugin")]
+    pub scheme: SchemeArg,
+    /// Generator loss (plug-in scheme; the variational scheme is minimax by construction).
+    #[arg(long, value_enum, default_value = "minimax")]
+    pub loss: LossArg,
+    /// Density estimator.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub estimator: EstimatorArg,
+    /// Relative tolerance of the k-d tree estimator (density; score relative to |score| + 1/h).
+    #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
+    pub tol: f64,
+    /// Bandwidth of both densities, in data units: `scott` or `silverman` (rule of thumb on
+    /// the data, fixed for the run), `scott:particles` or `silverman:particles` (on the
+    /// current particles, recomputed every step), or a number.
+    #[arg(long, default_value = "scott", allow_negative_numbers = true)]
+    pub bandwidth: String,
+    /// Bandwidth of P_g (the particles' KDE) alone; same forms as --bandwidth.
+    #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub bandwidth_g: Option<String>,
+    /// Bandwidth of P_data (the data's KDE) alone; same forms as --bandwidth.
+    #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub bandwidth_q: Option<String>,
+}
+
+#[derive(Args, Clone, Debug, Serialize, Deserialize)]
+pub struct RunArgs {
+    /// Built-in target (see `ganflow datasets`); ignored with --data.
+    #[arg(long, default_value = "eight-gaussians")]
+    pub target: String,
+    /// Target samples from a CSV file (one point per row, optional header).
+    #[arg(long, value_name = "FILE.csv")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub data: Option<PathBuf>,
+    /// Density of the target: `kde` of the samples, or the built-in's closed form (`exact`,
+    /// for gaussian, gaussian-mixture, eight- and twenty-five-gaussians).
+    #[arg(long, value_enum, default_value = "kde")]
+    pub data_density: DataDensityArg,
+    /// Run on per-feature standardised coordinates (fitted on the data); every output is
+    /// written back in the original units.
+    #[arg(long)]
+    pub standardize: bool,
+    /// Start: a built-in name (`gaussian`: N(0, I), or with --data a Gaussian with the data's
+    /// per-feature mean and std; `uniform`: the box [-2, 2]^d, or with --data mean ± 2 std)
+    /// or a CSV file of particles.
+    #[arg(long, default_value = "gaussian")]
+    pub init: String,
+    /// Number of particles (when the start is a built-in).
+    #[arg(long, default_value_t = 2000)]
+    pub n: usize,
+    /// Number of data samples drawn from a built-in target.
+    #[arg(long, default_value_t = 2000)]
+    pub m: usize,
+    /// Dimension of the built-in gaussian, gaussian-mixture and uniform.
+    #[arg(long, default_value_t = 2)]
+    pub dim: usize,
+    /// Mean of the gaussian target: one number for every coordinate or a comma-separated
+    /// list [default: 3 on the first coordinate, 0 elsewhere].
+    #[arg(long, allow_hyphen_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mean: Option<String>,
+    /// Standard deviation of the gaussian target [default: 1] or of each gaussian-mixture
+    /// component [default: 0.5].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub std: Option<f64>,
+    /// Components of the gaussian-mixture target.
+    #[arg(long, default_value_t = 4)]
+    pub components: usize,
+    /// Number of steps (ignored with --time).
+    #[arg(long, default_value_t = 200)]
+    pub steps: u64,
+    /// Stop at this flow time instead of a step count (the last step is shortened to land on it).
+    #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub time: Option<f64>,
+    /// Also stop once the connection norm ||A||^2 falls below this.
+    #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub connection_tol: Option<f64>,
+    /// Time step (flow time units).
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub dt: f64,
+    /// Time integrator.
+    #[arg(long, value_enum, default_value = "euler")]
+    pub integrator: IntegratorArg,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub flow: FlowArgs,
+    /// Record every K steps (and always the first and the last).
+    #[arg(long, default_value_t = 10)]
+    pub every: u64,
+    /// Add the velocity (v0..) and D* columns to trajectories.csv.
+    #[arg(long)]
+    pub record_velocity: bool,
+    /// Random seed of the built-in samples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads [default: all cores]. Results do not depend on it.
+    #[arg(long)]
+    #[serde(skip)]
+    pub threads: Option<usize>,
+    /// Output folder [default: the first free runs/run-N].
+    #[arg(long)]
+    #[serde(skip)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    #[serde(skip)]
+    pub force: bool,
+    /// Read options from a TOML file (keys as the long options, with `_` for `-`, as in a
+    /// run's run.toml); options given on the command line override it.
+    #[arg(long, value_name = "FILE.toml")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct VelocityArgs {
+    /// The particles (CSV).
+    #[arg(long, value_name = "FILE.csv")]
+    pub particles: PathBuf,
+    /// The data (CSV).
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// Evaluate at these points [default: the particles].
+    #[arg(long, value_name = "FILE.csv", conflicts_with = "grid")]
+    pub at: Option<PathBuf>,
+    /// Evaluate on a regular 2-D grid: xmin,xmax,ymin,ymax,nx,ny.
+    #[arg(long, allow_hyphen_values = true)]
+    pub grid: Option<String>,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+    /// Output CSV [default: standard output].
+    #[arg(long, value_name = "FILE.csv")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct SampleArgs {
+    /// The built-in (see `ganflow datasets`).
+    pub name: String,
+    /// Number of samples.
+    #[arg(long, default_value_t = 1000)]
+    pub n: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Dimension (gaussian, gaussian-mixture, uniform).
+    #[arg(long, default_value_t = 2)]
+    pub dim: usize,
+    /// Mean of a gaussian: one number or a comma-separated list [default: 0].
+    #[arg(long, allow_hyphen_values = true)]
+    pub mean: Option<String>,
+    /// Standard deviation of a gaussian [default: 1] or of a mixture component [default: 0.5].
+    #[arg(long)]
+    pub std: Option<f64>,
+    /// Components of a gaussian-mixture.
+    #[arg(long, default_value_t = 4)]
+    pub components: usize,
+    /// Output CSV [default: standard output].
+    #[arg(long, value_name = "FILE.csv")]
+    pub out: Option<PathBuf>,
+}
