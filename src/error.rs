@@ -80,6 +80,24 @@ pub enum Error {
         /// The rule ("Scott", "Silverman").
         rule: &'static str,
     },
+    /// A name (of a metric, a data set, ...) that is not known.
+    #[error("unknown {what} {name:?}: {expected}")]
+    UnknownName {
+        /// What kind of name.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// What would have been accepted, in words.
+        expected: String,
+    },
+    /// Something asked for needs an input that was not given.
+    #[error("{what} needs {needs}")]
+    MissingInput {
+        /// What was asked for.
+        what: String,
+        /// What it needs, in words.
+        needs: &'static str,
+    },
     /// The k-d tree library refused the points.
     #[error("k-d tree construction failed: {0}")]
     Tree(String),

@@ -1,7 +1,15 @@
-//! Diagnostics of the flow (MATH.md section 4).
+//! Diagnostics of the flow (MATH.md section 4) and sample-quality yardsticks (Wasserstein,
+//! MMD, mode coverage, memorisation).
 
+use rand::Rng;
+use rand::seq::index::sample as sample_indices;
+use rand_distr::StandardNormal;
+
+use crate::datasets::rng;
+use crate::error::{Error, Result};
 use crate::flow::velocity::{DataSide, Field};
 use crate::kde::{sigmoid, softplus};
+use crate::points::Points;
 
 /// One record of diagnostics. Sums are taken sequentially, so values are identical at any
 /// thread count.
@@ -70,5 +78,357 @@ pub fn diagnostics(field: &Field, data: &DataSide, dim: usize) -> Diagnostics {
         mean_dstar_particles: field.dstar.iter().sum::<f64>() / field.dstar.len() as f64,
         mean_dstar_data,
         max_speed,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sample-quality yardsticks: Wasserstein, MMD, mode coverage, memorisation.
+
+/// Exact W2 between two 1-D empirical distributions (any sizes): the L2 distance of their
+/// quantile functions. Sorts both slices.
+pub fn w2_1d(a: &mut [f64], b: &mut [f64]) -> f64 {
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    let (n, m) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j, mut u, mut total) = (0usize, 0usize, 0.0f64, 0.0f64);
+    while i < a.len() && j < b.len() {
+        let next = ((i + 1) as f64 / n).min((j + 1) as f64 / m);
+        total += (a[i] - b[j]).powi(2) * (next - u);
+        u = next;
+        if (i + 1) as f64 / n <= next {
+            i += 1;
+        }
+        if (j + 1) as f64 / m <= next {
+            j += 1;
+        }
+    }
+    total.max(0.0).sqrt()
+}
+
+/// Sliced Wasserstein-2 distance: `sqrt(mean over L directions of W2²(projections))`, the
+/// directions uniform on the sphere and drawn from `seed`; exact W2 in 1-D.
+pub fn sliced_w2(a: &Points, b: &Points, directions: usize, seed: u64) -> Result<f64> {
+    a.check_same_dim("second set", b)?;
+    let d = a.dim();
+    let project = |p: &Points, dir: &[f64]| -> Vec<f64> {
+        p.rows()
+            .map(|x| x.iter().zip(dir).map(|(u, v)| u * v).sum())
+            .collect()
+    };
+    if d == 1 {
+        return Ok(w2_1d(
+            &mut a.as_slice().to_vec(),
+            &mut b.as_slice().to_vec(),
+        ));
+    }
+    let mut r = rng(seed);
+    let mut sum = 0.0;
+    let l = directions.max(1);
+    for _ in 0..l {
+        let mut dir: Vec<f64> = (0..d).map(|_| r.sample(StandardNormal)).collect();
+        let norm = dir.iter().map(|v| v * v).sum::<f64>().sqrt();
+        dir.iter_mut().for_each(|v| *v /= norm);
+        sum += w2_1d(&mut project(a, &dir), &mut project(b, &dir)).powi(2);
+    }
+    Ok((sum / l as f64).sqrt())
+}
+
+/// At most `max` rows of `p`, chosen without replacement from `seed` (all rows when fewer).
+pub fn subsample(p: &Points, max: usize, seed: u64) -> Points {
+    if p.len() <= max {
+        return p.clone();
+    }
+    let mut idx = sample_indices(&mut rng(seed), p.len(), max).into_vec();
+    idx.sort_unstable();
+    let coords = idx.iter().flat_map(|&i| p.row(i).to_vec()).collect();
+    Points::new("subsample", coords, p.dim()).expect("rows of valid points")
+}
+
+/// Median of the pairwise distances of `p` (the "median heuristic" kernel width).
+pub fn median_distance(p: &Points) -> f64 {
+    let mut d: Vec<f64> = Vec::with_capacity(p.len() * (p.len().saturating_sub(1)) / 2);
+    for i in 0..p.len() {
+        for j in i + 1..p.len() {
+            d.push(crate::kde::dist2(p.row(i), p.row(j)).sqrt());
+        }
+    }
+    if d.is_empty() {
+        return 0.0;
+    }
+    let mid = d.len() / 2;
+    *d.select_nth_unstable_by(mid, f64::total_cmp).1
+}
+
+/// Unbiased MMD² between `a` and `b` with the Gaussian kernel `exp(-|x-y|²/(2σ²))`
+/// (Gretton et al. 2012, eq. 3): the within-set sums leave out the diagonal, so two samples
+/// of one distribution give values scattered around 0 (negative ones included).
+pub fn mmd2_unbiased(a: &Points, b: &Points, sigma: f64) -> Result<f64> {
+    a.check_same_dim("second set", b)?;
+    crate::error::check_positive("MMD kernel width", sigma)?;
+    if a.len() < 2 || b.len() < 2 {
+        return Err(Error::OutOfRange {
+            what: "MMD sample size",
+            expected: "at least 2 points in each set",
+            value: a.len().min(b.len()) as f64,
+        });
+    }
+    let inv = 0.5 / (sigma * sigma);
+    let k = |x: &[f64], y: &[f64]| (-crate::kde::dist2(x, y) * inv).exp();
+    let within = |p: &Points| {
+        let mut s = 0.0;
+        for i in 0..p.len() {
+            for j in i + 1..p.len() {
+                s += k(p.row(i), p.row(j));
+            }
+        }
+        2.0 * s / (p.len() * (p.len() - 1)) as f64
+    };
+    let mut cross = 0.0;
+    for x in a.rows() {
+        for y in b.rows() {
+            cross += k(x, y);
+        }
+    }
+    Ok(within(a) + within(b) - 2.0 * cross / (a.len() * b.len()) as f64)
+}
+
+/// Known mode centres of a mixture target and their common standard deviation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Modes {
+    /// One centre per mode.
+    pub centers: Points,
+    /// Standard deviation of each mode.
+    pub std: f64,
+}
+
+/// Mode coverage as VEEGAN's and PacGAN's code compute it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModeCoverage {
+    /// Modes with at least one high-quality sample assigned to them.
+    pub covered: usize,
+    /// Fraction of samples within 3 standard deviations of their nearest centre.
+    pub high_quality: f64,
+    /// `KL(h || uniform)` of the histogram `h` of high-quality samples over the modes (PacGAN);
+    /// `None` when there is no high-quality sample.
+    pub reverse_kl: Option<f64>,
+}
+
+/// Assigns each sample to its nearest centre; it is high quality within `3 std` of it; a
+/// mode is covered when a high-quality sample is assigned to it.
+pub fn mode_coverage(samples: &Points, modes: &Modes) -> Result<ModeCoverage> {
+    modes.centers.check_same_dim("samples", samples)?;
+    let k = modes.centers.len();
+    let mut counts = vec![0usize; k];
+    let limit2 = (3.0 * modes.std).powi(2);
+    for x in samples.rows() {
+        let (best, d2) = modes
+            .centers
+            .rows()
+            .map(|c| crate::kde::dist2(c, x))
+            .enumerate()
+            .fold(
+                (0, f64::INFINITY),
+                |a, (i, d)| if d < a.1 { (i, d) } else { a },
+            );
+        if d2 <= limit2 {
+            counts[best] += 1;
+        }
+    }
+    let hq: usize = counts.iter().sum();
+    let reverse_kl = (hq > 0).then(|| {
+        counts
+            .iter()
+            .filter(|&&c| c > 0)
+            .map(|&c| {
+                let p = c as f64 / hq as f64;
+                p * (p * k as f64).ln()
+            })
+            .sum()
+    });
+    Ok(ModeCoverage {
+        covered: counts.iter().filter(|&&c| c > 0).count(),
+        high_quality: hq as f64 / samples.len() as f64,
+        reverse_kl,
+    })
+}
+
+/// Memorisation: for each particle, the distance to its nearest data point divided by that
+/// data point's distance to its own nearest other data point; the median over particles.
+/// Near 0: particles sit on training points (copying them); around 1 or more: they fill in
+/// between. Data points with an exact duplicate (ratio undefined) are left out.
+pub fn memorization(particles: &Points, data: &Points) -> Result<f64> {
+    let to_data = crate::kde::kdtree::nearest(data, particles, false)?;
+    let spacing = crate::kde::kdtree::nearest(data, data, true)?;
+    let mut ratios: Vec<f64> = to_data
+        .iter()
+        .filter_map(|&(j, d2)| {
+            let s2 = spacing[j].1;
+            (s2 > 0.0).then(|| (d2 / s2).sqrt())
+        })
+        .collect();
+    if ratios.is_empty() {
+        return Err(Error::OutOfRange {
+            what: "memorisation ratio",
+            expected: "data with distinct points",
+            value: f64::NAN,
+        });
+    }
+    let mid = ratios.len() / 2;
+    Ok(*ratios.select_nth_unstable_by(mid, f64::total_cmp).1)
+}
+
+/// Column names of the optional metrics, in the order they are written.
+pub const OPTIONAL_METRICS: [&str; 7] = [
+    "sliced_w2",
+    "mmd2",
+    "modes_covered",
+    "high_quality",
+    "modes_reverse_kl",
+    "memorization",
+    "dissipation_residual",
+];
+
+/// The optional metrics that need known mode centres.
+pub const MODE_METRICS: [&str; 3] = ["modes_covered", "high_quality", "modes_reverse_kl"];
+
+/// Which optional metrics a run computes, and their parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsSpec {
+    /// Chosen column names (a subset of [`OPTIONAL_METRICS`], in its order).
+    pub columns: Vec<&'static str>,
+    /// Mode centres, for the three mode columns.
+    pub modes: Option<Modes>,
+    /// Random directions of the sliced W2.
+    pub directions: usize,
+    /// Largest subsample per set for MMD² (its cost is quadratic).
+    pub mmd_max_points: usize,
+    /// Seed of directions and subsamples.
+    pub seed: u64,
+}
+
+impl MetricsSpec {
+    /// From `all` or a comma-separated list of column names. With `all`, the mode columns are
+    /// included only when `modes` are known; naming one without modes is an error.
+    pub fn parse(list: &str, modes: Option<Modes>, seed: u64) -> Result<Self> {
+        let mode_cols = MODE_METRICS;
+        let mut wanted: Vec<&str> = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if name == "all" {
+                wanted.extend(
+                    OPTIONAL_METRICS
+                        .iter()
+                        .filter(|c| modes.is_some() || !mode_cols.contains(c)),
+                );
+            } else if OPTIONAL_METRICS.contains(&name) {
+                if modes.is_none() && mode_cols.contains(&name) {
+                    return Err(Error::MissingInput {
+                        what: format!("metric {name}"),
+                        needs: "known mode centres (a mixture target, or centres given)",
+                    });
+                }
+                wanted.push(name);
+            } else {
+                return Err(Error::UnknownName {
+                    what: "metric",
+                    name: name.to_string(),
+                    expected: format!("all, or some of {}", OPTIONAL_METRICS.join(", ")),
+                });
+            }
+        }
+        Ok(Self {
+            columns: OPTIONAL_METRICS
+                .iter()
+                .copied()
+                .filter(|c| wanted.contains(c))
+                .collect(),
+            modes,
+            directions: 50,
+            mmd_max_points: 1000,
+            seed,
+        })
+    }
+}
+
+/// Computes the optional metrics at each observation; keeps what the finite difference of
+/// the dissipation residual needs and the MMD's kernel width (the median pairwise distance
+/// of the data subsample, fixed for the run so that values are comparable over time).
+pub struct MetricsTracker {
+    spec: MetricsSpec,
+    data_sub: Option<Points>,
+    mmd_sigma: f64,
+    previous: Option<(f64, f64, f64)>,
+}
+
+impl MetricsTracker {
+    /// Prepares for `data`.
+    pub fn new(spec: MetricsSpec, data: &Points) -> Result<Self> {
+        let (data_sub, mmd_sigma) = if spec.columns.contains(&"mmd2") {
+            let sub = subsample(data, spec.mmd_max_points, spec.seed);
+            let sigma = median_distance(&sub);
+            crate::error::check_positive("MMD kernel width (median data distance)", sigma)?;
+            (Some(sub), sigma)
+        } else {
+            (None, 0.0)
+        };
+        Ok(Self {
+            spec,
+            data_sub,
+            mmd_sigma,
+            previous: None,
+        })
+    }
+
+    /// The columns computed.
+    pub fn columns(&self) -> &[&'static str] {
+        &self.spec.columns
+    }
+
+    /// Values for the columns at one observation (`None`: undefined here, e.g. the
+    /// dissipation residual at the first observation). `rate` is the dissipation rate the
+    /// energy should follow: `||A||²` for the plug-in scheme, `(1/N) Σ |v|²` for the
+    /// variational one.
+    pub fn compute(
+        &mut self,
+        particles: &Points,
+        data: &Points,
+        t: f64,
+        energy: f64,
+        rate: f64,
+    ) -> Result<Vec<Option<f64>>> {
+        let coverage = match &self.spec.modes {
+            Some(m) if self.spec.columns.iter().any(|c| MODE_METRICS.contains(c)) => {
+                Some(mode_coverage(particles, m)?)
+            }
+            _ => None,
+        };
+        let mut out = Vec::with_capacity(self.spec.columns.len());
+        for &c in &self.spec.columns {
+            out.push(match c {
+                "sliced_w2" => Some(sliced_w2(
+                    particles,
+                    data,
+                    self.spec.directions,
+                    self.spec.seed,
+                )?),
+                "mmd2" => {
+                    let sub = subsample(particles, self.spec.mmd_max_points, self.spec.seed ^ 1);
+                    let data_sub = self.data_sub.as_ref().expect("made for mmd2");
+                    Some(mmd2_unbiased(&sub, data_sub, self.mmd_sigma)?)
+                }
+                "modes_covered" => coverage.map(|c| c.covered as f64),
+                "high_quality" => coverage.map(|c| c.high_quality),
+                "modes_reverse_kl" => coverage.and_then(|c| c.reverse_kl),
+                "memorization" => Some(memorization(particles, data)?),
+                "dissipation_residual" => {
+                    let r = self.previous.and_then(|(t0, e0, r0)| {
+                        (t > t0).then(|| (energy - e0) / (t - t0) + 0.5 * (rate + r0))
+                    });
+                    self.previous = Some((t, energy, rate));
+                    r
+                }
+                _ => unreachable!("columns are checked by MetricsSpec::parse"),
+            });
+        }
+        Ok(out)
     }
 }

@@ -5,6 +5,7 @@ use std::ops::ControlFlow;
 
 use crate::error::{Error, Result};
 use crate::flow::sim::{Observation, Observer};
+use crate::metrics::MetricsTracker;
 use crate::points::Standardizer;
 
 /// Header of `metrics.csv`.
@@ -31,6 +32,8 @@ pub struct CsvRecorder<W: Write> {
     header_done: bool,
     row: Vec<String>,
     unscale: Option<Standardizer>,
+    extra: Option<(MetricsTracker, bool)>,
+    last_extra: Vec<(&'static str, Option<f64>)>,
 }
 
 fn csv_err(e: csv::Error) -> Error {
@@ -47,7 +50,21 @@ impl<W: Write> CsvRecorder<W> {
             header_done: false,
             row: Vec::new(),
             unscale: None,
+            extra: None,
+            last_extra: Vec::new(),
         }
+    }
+
+    /// Adds the tracker's optional metrics as columns of `metrics.csv`. `variational` picks
+    /// the dissipation rate the residual compares with (`(1/N) Σ |v|²` rather than `||A||²`).
+    pub fn with_metrics(mut self, tracker: MetricsTracker, variational: bool) -> Self {
+        self.extra = Some((tracker, variational));
+        self
+    }
+
+    /// The optional metrics of the last observation (empty without a tracker).
+    pub fn last_metrics(&self) -> &[(&'static str, Option<f64>)] {
+        &self.last_extra
     }
 
     /// Writes positions and velocities back in the original units of a standardised run.
@@ -77,7 +94,11 @@ impl<W: Write> CsvRecorder<W> {
             h.push("dstar".into());
         }
         self.trajectories.write_record(&h).map_err(csv_err)?;
-        self.metrics.write_record(METRICS_HEADER).map_err(csv_err)?;
+        let mut header: Vec<&str> = METRICS_HEADER.to_vec();
+        if let Some((tracker, _)) = &self.extra {
+            header.extend(tracker.columns());
+        }
+        self.metrics.write_record(&header).map_err(csv_err)?;
         self.header_done = true;
         Ok(())
     }
@@ -132,6 +153,21 @@ impl<W: Write> Observer for CsvRecorder<W> {
         ];
         let mut row = vec![step, t];
         row.extend(values.iter().map(|v| v.to_string()));
+        if let Some((tracker, variational)) = &mut self.extra {
+            let rate = if *variational {
+                o.field.velocity.iter().map(|v| v * v).sum::<f64>() / o.particles.len() as f64
+            } else {
+                m.connection_norm2
+            };
+            let values = tracker.compute(o.particles, o.data, o.t, m.energy, rate)?;
+            // An undefined value (the first dissipation residual) is an empty cell.
+            row.extend(
+                values
+                    .iter()
+                    .map(|v| v.map_or(String::new(), |x| x.to_string())),
+            );
+            self.last_extra = tracker.columns().iter().copied().zip(values).collect();
+        }
         self.metrics.write_record(&row).map_err(csv_err)?;
         Ok(ControlFlow::Continue(()))
     }

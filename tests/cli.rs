@@ -489,3 +489,52 @@ fn exact_data_density_needs_a_closed_form() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("closed-form density"));
     assert!(!dir.path().join("f").exists());
 }
+
+#[test]
+fn optional_metrics_are_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = TINY.to_vec();
+    args.extend(["1", "--metrics", "all", "--out", "a"]);
+    let o = ganflow(dir.path(), &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("modes_covered"), "summary: {stdout}");
+    let metrics = read(&dir.path().join("a/metrics.csv"));
+    let header = metrics.lines().next().unwrap();
+    assert!(header.ends_with(
+        ",sliced_w2,mmd2,modes_covered,high_quality,modes_reverse_kl,memorization,dissipation_residual"
+    ), "{header}");
+    let first: Vec<&str> = metrics.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(first.len(), 17);
+    assert_eq!(first[16], "", "no residual at the first row");
+    // Without known modes, the mode columns are left out, not written as zeros.
+    std::fs::write(dir.path().join("d.csv"), "1,2\n2,1\n0,0\n3,3\n1,1\n").unwrap();
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run",
+            "--data",
+            "d.csv",
+            "--n",
+            "20",
+            "--steps",
+            "2",
+            "--metrics",
+            "all",
+            "--bandwidth",
+            "1",
+            "--out",
+            "b",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let header = read(&dir.path().join("b/metrics.csv"))
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        header.ends_with(",sliced_w2,mmd2,memorization,dissipation_residual"),
+        "{header}"
+    );
+}

@@ -184,6 +184,21 @@ pub struct RunArgs {
     /// Add the velocity (v0..) and D* columns to trajectories.csv.
     #[arg(long)]
     pub record_velocity: bool,
+    /// Optional metrics for metrics.csv: `all` or a comma-separated list of sliced_w2, mmd2,
+    /// modes_covered, high_quality, modes_reverse_kl, memorization, dissipation_residual
+    /// (computed in the flow's coordinates, standardised ones with --standardize).
+    #[arg(long, value_name = "LIST")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub metrics: Option<String>,
+    /// Mode centres for the mode metrics, one per row (CSV) [default: the built-in
+    /// mixture's centres].
+    #[arg(long, value_name = "FILE.csv")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub centers: Option<PathBuf>,
+    /// Standard deviation of each mode, with --centers (data units).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub center_std: Option<f64>,
     /// Random seed of the built-in samples.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -199,6 +214,11 @@ pub struct RunArgs {
     #[arg(long)]
     #[serde(skip)]
     pub force: bool,
+    /// No progress bar (it is shown on standard error for runs longer than a second, when
+    /// that is a terminal).
+    #[arg(long)]
+    #[serde(skip)]
+    pub quiet: bool,
     /// Read options from a TOML file (keys as the long options, with `_` for `-`, as in a
     /// run's run.toml); options given on the command line override it.
     #[arg(long, value_name = "FILE.toml")]

@@ -57,7 +57,9 @@ fn merge_config(args: RunArgs, matches: &ArgMatches) -> AnyResult<RunArgs> {
         if key == "ganflow_version" {
             continue;
         }
-        if !known.contains(&key) || ["threads", "out", "force", "config"].contains(&key.as_str()) {
+        if !known.contains(&key)
+            || ["threads", "out", "force", "config", "quiet"].contains(&key.as_str())
+        {
             return Err(format!("{}: unknown key {key:?}", path.display()).into());
         }
         if matches.value_source(&key) != Some(ValueSource::CommandLine) {
@@ -70,6 +72,7 @@ fn merge_config(args: RunArgs, matches: &ArgMatches) -> AnyResult<RunArgs> {
     resolved.threads = args.threads;
     resolved.out = args.out;
     resolved.force = args.force;
+    resolved.quiet = args.quiet;
     resolved.config = args.config;
     Ok(resolved)
 }

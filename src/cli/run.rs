@@ -5,10 +5,16 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use std::ops::ControlFlow;
+
 use ganflow::datasets::{Builtin, read_csv, read_csv_with_header, write_points_named};
+use ganflow::metrics::{MetricsSpec, MetricsTracker, Modes};
 use ganflow::output::CsvRecorder;
 use ganflow::points::Standardizer;
-use ganflow::{Integrator, Points, RunSummary, Simulation, StopRule};
+use ganflow::{
+    Integrator, Observation, Observer, Points, RunSummary, Scheme, Simulation, StopRule,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::{DataDensityArg, IntegratorArg, RunArgs};
 use super::{AnyResult, builtin, flow_config, temp_beside};
@@ -147,6 +153,19 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
             Simulation::with_exact_density(config, particles_run, data_run, density)?
         }
     };
+    let metrics = match &args.metrics {
+        None => None,
+        Some(list) => {
+            let modes = mode_centres(&args, target.as_ref())?;
+            if modes.is_some() && standardizer.is_some() {
+                return Err(
+                    "the mode metrics use the data's units: leave out --standardize".into(),
+                );
+            }
+            let spec = MetricsSpec::parse(list, modes, args.seed)?;
+            Some(MetricsTracker::new(spec, sim.data())?)
+        }
+    };
     let stop = StopRule {
         max_steps: if args.time.is_some() {
             None
@@ -163,9 +182,17 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
         fs::create_dir_all(parent)?;
     }
     let staging = temp_beside(&out);
-    let result = write_run(&mut sim, &args, &stop, standardizer, names, &staging);
+    let result = write_run(
+        &mut sim,
+        &args,
+        &stop,
+        standardizer,
+        names,
+        metrics,
+        &staging,
+    );
     match result {
-        Ok((summary, seconds)) => {
+        Ok((summary, seconds, extra)) => {
             if out.exists() {
                 fs::remove_dir_all(&out)?;
             }
@@ -185,6 +212,13 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
                 h_q,
                 seconds,
             );
+            let extra: Vec<String> = extra
+                .iter()
+                .filter_map(|(name, v)| v.map(|v| format!("{name} {v:.4}")))
+                .collect();
+            if !extra.is_empty() {
+                println!("{}", extra.join(", "));
+            }
             println!("wrote {}", out.display());
             Ok(())
         }
@@ -206,14 +240,19 @@ fn finish(w: BufWriter<fs::File>) -> AnyResult<()> {
     Ok(())
 }
 
+/// The optional metrics of the last observation.
+type Extra = Vec<(&'static str, Option<f64>)>;
+
+#[allow(clippy::too_many_arguments)]
 fn write_run(
     sim: &mut Simulation,
     args: &RunArgs,
     stop: &StopRule,
     standardizer: Option<Standardizer>,
     names: Option<Vec<String>>,
+    metrics: Option<MetricsTracker>,
     dir: &Path,
-) -> AnyResult<(RunSummary, f64)> {
+) -> AnyResult<(RunSummary, f64, Extra)> {
     fs::create_dir_all(dir)?;
     let mut toml_text = format!(
         "# ganflow {} -- `ganflow run --config run.toml` reproduces final.csv\nganflow_version = {:?}\n",
@@ -234,8 +273,19 @@ fn write_run(
     if let Some(s) = standardizer.clone() {
         recorder = recorder.unscaled_by(s);
     }
-    let summary = sim.run(stop, args.every, &mut recorder)?;
-    let (t, m) = recorder.finish()?;
+    if let Some(tracker) = metrics {
+        recorder = recorder.with_metrics(tracker, sim.config().scheme == Scheme::Variational);
+    }
+    let total_steps = match stop.max_time {
+        Some(t) => (t / args.dt).ceil() as u64,
+        None => args.steps,
+    };
+    let mut observer = Progress::new(recorder, total_steps, args.quiet);
+    let summary = sim.run(stop, args.every, &mut observer);
+    observer.bar.finish_and_clear();
+    let summary = summary?;
+    let extra = observer.inner.last_metrics().to_vec();
+    let (t, m) = observer.inner.finish()?;
     finish(t)?;
     finish(m)?;
     let final_points = match &standardizer {
@@ -246,5 +296,70 @@ fn write_run(
     // In the input's format: its column names where it had a header.
     write_points_named(&mut f, &final_points, names.as_deref())?;
     finish(f)?;
-    Ok((summary, start.elapsed().as_secs_f64()))
+    Ok((summary, start.elapsed().as_secs_f64(), extra))
+}
+
+/// The mode centres for the mode metrics: `--centers` with `--center-std`, else the
+/// built-in target's components.
+fn mode_centres(args: &RunArgs, target: Option<&Builtin>) -> AnyResult<Option<Modes>> {
+    if let Some(path) = &args.centers {
+        let std = args
+            .center_std
+            .ok_or("--centers needs --center-std (the standard deviation of each mode)")?;
+        return Ok(Some(Modes {
+            centers: read_csv(path)?,
+            std,
+        }));
+    }
+    Ok(match target.map(|b| b.density()).transpose()?.flatten() {
+        Some(mixture) => Some(Modes {
+            centers: mixture.centers,
+            std: mixture.std,
+        }),
+        None => None,
+    })
+}
+
+/// Passes observations to the CSV recorder and shows a progress bar with the live JSD on
+/// standard error, for runs that last longer than about a second.
+struct Progress<W: Write> {
+    inner: CsvRecorder<W>,
+    bar: ProgressBar,
+    started: Instant,
+    shown: bool,
+    quiet: bool,
+}
+
+impl<W: Write> Progress<W> {
+    fn new(inner: CsvRecorder<W>, total: u64, quiet: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps, ETA {eta}, {msg}")
+                .expect("a valid template"),
+        );
+        Self {
+            inner,
+            bar,
+            started: Instant::now(),
+            shown: false,
+            quiet,
+        }
+    }
+}
+
+impl<W: Write> Observer for Progress<W> {
+    fn observe(&mut self, obs: &Observation<'_>) -> ganflow::Result<ControlFlow<()>> {
+        self.bar
+            .set_message(format!("jsd {:.4e}", obs.diagnostics.jsd));
+        self.inner.observe(obs)
+    }
+
+    fn progress(&mut self, step: u64, _t: f64) {
+        if !self.shown && !self.quiet && self.started.elapsed().as_secs_f64() > 1.0 {
+            // Hidden by indicatif itself when standard error is not a terminal.
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        self.bar.set_position(step);
+    }
 }

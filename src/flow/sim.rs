@@ -92,6 +92,8 @@ pub struct Observation<'a> {
     pub t: f64,
     /// The particles now.
     pub particles: &'a Points,
+    /// The data.
+    pub data: &'a Points,
     /// The flow at the particles now.
     pub field: &'a Field,
     /// Diagnostics now.
@@ -109,6 +111,9 @@ pub struct Observation<'a> {
 pub trait Observer {
     /// Called with the state and diagnostics.
     fn observe(&mut self, obs: &Observation<'_>) -> Result<ControlFlow<()>>;
+
+    /// Called after every step with the step count and time: cheap progress reporting.
+    fn progress(&mut self, _step: u64, _t: f64) {}
 }
 
 impl<F: FnMut(&Observation<'_>) -> Result<ControlFlow<()>>> Observer for F {
@@ -453,6 +458,7 @@ impl Simulation {
                     step: self.step,
                     t: self.t,
                     particles: &self.particles,
+                    data: self.data_sums.samples(),
                     field: &field,
                     diagnostics: &diag,
                     h_g: self.h_g,
@@ -481,6 +487,8 @@ impl Simulation {
                     step: self.step,
                     particle,
                 });
+            } else {
+                observer.progress(self.step, self.t);
             }
         }
     }

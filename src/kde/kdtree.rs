@@ -192,3 +192,83 @@ impl<const K: usize> KernelSums for KdTreeSums<K> {
         "kdtree"
     }
 }
+
+/// For every query, the index of and squared distance to its nearest sample; with
+/// `skip_self`, queries are the samples themselves and each one's own index is skipped (so
+/// the answer is its nearest *other* sample). k-d tree for `d <= MAX_DIM`, brute force above.
+pub fn nearest(samples: &Points, queries: &Points, skip_self: bool) -> Result<Vec<(usize, f64)>> {
+    samples.check_same_dim("queries", queries)?;
+    if samples.len() < 1 + usize::from(skip_self) {
+        return Err(Error::Empty {
+            what: "samples for a nearest-neighbour search",
+        });
+    }
+    macro_rules! dispatch {
+        ($($k:literal)*) => {
+            match samples.dim() {
+                $($k => nearest_tree::<$k>(samples, queries, skip_self),)*
+                _ => Ok(nearest_brute(samples, queries, skip_self)),
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12)
+}
+
+fn nearest_tree<const K: usize>(
+    samples: &Points,
+    queries: &Points,
+    skip_self: bool,
+) -> Result<Vec<(usize, f64)>> {
+    let rows: Vec<[f64; K]> = samples
+        .rows()
+        .map(|r| r.try_into().expect("row length is K"))
+        .collect();
+    let tree = ImmutableKdTree::<f64, K>::builder()
+        .with_serial_construction()
+        .build_from_slice(&rows)
+        .map_err(|e| Error::Tree(format!("{e:?}")))?;
+    let k = std::num::NonZero::new(1 + usize::from(skip_self)).expect("k >= 1");
+    Ok(queries
+        .as_slice()
+        .par_chunks(K)
+        .enumerate()
+        .map(|(i, q)| {
+            let q: &[f64; K] = q.try_into().expect("query row length is K");
+            let hits = tree
+                .query(q)
+                .nearest_n::<SquaredEuclidean<f64>>(k)
+                .execute();
+            // With skip_self, drop the query's own index (or, among exact duplicates, any
+            // one hit at distance 0: the other is then the nearest other sample).
+            let hit = if skip_self {
+                hits.iter()
+                    .find(|h| h.item as usize != i)
+                    .unwrap_or(&hits[0])
+            } else {
+                &hits[0]
+            };
+            (hit.item as usize, hit.distance)
+        })
+        .collect())
+}
+
+fn nearest_brute(samples: &Points, queries: &Points, skip_self: bool) -> Vec<(usize, f64)> {
+    queries
+        .as_slice()
+        .par_chunks(queries.dim())
+        .enumerate()
+        .map(|(i, q)| {
+            let mut best = (usize::MAX, f64::INFINITY);
+            for (k, x) in samples.rows().enumerate() {
+                if skip_self && k == i {
+                    continue;
+                }
+                let d2 = dist2(x, q);
+                if d2 < best.1 {
+                    best = (k, d2);
+                }
+            }
+            best
+        })
+        .collect()
+}

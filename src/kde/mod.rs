@@ -265,6 +265,6 @@ pub fn sigmoid(z: f64) -> f64 {
 
 /// Squared Euclidean distance.
 #[inline]
-pub(crate) fn dist2(a: &[f64], b: &[f64]) -> f64 {
+pub fn dist2(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
