@@ -66,6 +66,6 @@ impl KernelSums for ExactSums {
     }
 
     fn name(&self) -> &'static str {
-        "exact"
+        "direct"
     }
 }

@@ -33,12 +33,13 @@
 //! kiddo is const-generic in the dimension; [`build`] dispatches once, over `1..=MAX_DIM`.
 //! At a tight tolerance the radius `(*)` is several bandwidths, and in `d` dimensions a ball
 //! of several bandwidths holds a growing share of the samples, so the tree's edge over brute
-//! force shrinks with `d`. Measured on the 2-core development machine (one plug-in field
-//! evaluation, N = M = 10^4, N(0, I) against N((1, .., 1), I), Scott bandwidth, tol 1e-6;
-//! tree / exact, seconds): d = 2: 0.46 / 0.78; 4: 0.78 / 1.14; 8: 1.20 / 1.48;
-//! 10: 1.66 / 2.07; 12: 1.86 / 2.16; 16: 2.53 / 2.62. The gain is gone by d = 16, so the
-//! tree serves `d <= 12` ([`MAX_DIM`]) and [`Estimator::resolve`](super::Estimator::resolve)
-//! falls back to the exact sums above.
+//! force shrinks with `d`. Against the direct double loop ([`ExactSums`](super::ExactSums);
+//! one plug-in field evaluation, N = M = 10^4, N(0, I) against N((1, .., 1), I), Scott
+//! bandwidth, tol 1e-6; tree / direct, seconds): d = 2: 0.46 / 0.78; 4: 0.78 / 1.14;
+//! 8: 1.20 / 1.48; 10: 1.66 / 2.07; 12: 1.86 / 2.16; 16: 2.53 / 2.62: the gain is gone by
+//! d = 16, so the tree serves `d <= 12` ([`MAX_DIM`]). The exact estimator now runs the
+//! blocked sums ([`BlockedSums`](super::BlockedSums)), which beat the tree from d = 6 on, so
+//! `auto` stops at [`AUTO_MAX_DIM`](super::AUTO_MAX_DIM) = 4.
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use rayon::prelude::*;

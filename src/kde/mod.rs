@@ -14,14 +14,17 @@
 //! Every implementation works in log space: no kernel value is ever formed un-normalised,
 //! so nothing underflows however large `|q - x_k|² / h²` gets.
 //!
-//! Implementations: [`ExactSums`] (brute force, the oracle) and the k-d tree ([`kdtree`]),
+//! Implementations: [`ExactSums`] (the direct double loop, the oracle), [`BlockedSums`] (the
+//! same sums by blocked matrix products, what `exact` runs) and the k-d tree ([`kdtree`]),
 //! chosen through [`Estimator`].
 
 mod bandwidth;
+mod blocked;
 mod exact;
 pub mod kdtree;
 
 pub use bandwidth::{Bandwidth, BandwidthFrom, BandwidthSpec};
+pub use blocked::BlockedSums;
 pub use exact::ExactSums;
 
 use crate::error::{Error, Result, check_positive};
@@ -112,7 +115,9 @@ pub fn log_kernel_norm(dim: usize, h: f64) -> f64 {
 /// Which kernel-sum implementation to use; what the command line and config files name.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Estimator {
-    /// Brute force over every sample: exact to rounding, `O(n m d)`.
+    /// Every sample for every query, exact to rounding, `O(n m d)`: [`BlockedSums`] (matrix
+    /// products; measured 1.1x faster than the direct loop at d = 2, 2.4x at d = 16, 6x at
+    /// d = 64), itself tested against the direct loop [`ExactSums`] to 1e-10.
     Exact,
     /// k-d tree with a cut radius; relative error at most `tol` (bound in [`kdtree`]).
     /// Dimensions above [`kdtree::MAX_DIM`] (12) fall back to [`Estimator::Exact`].
@@ -137,9 +142,12 @@ impl Default for Estimator {
 /// nearest-neighbour search, then a radius search) is not repaid on small sets.
 pub const AUTO_MIN_SAMPLES: usize = 2_000;
 
-/// Largest dimension for which `auto` picks the tree: all that the tree serves, since it
-/// was measured no slower than the exact sums at any of them (figures in [`kdtree`]).
-pub const AUTO_MAX_DIM: usize = kdtree::MAX_DIM;
+/// Largest dimension for which `auto` picks the tree. Measured on the 2-core development
+/// machine, one plug-in field evaluation, N = M = 10^4, N(0, I) against N((1, .., 1), I),
+/// Scott bandwidth, tol 1e-6, tree / exact (blocked) in seconds: d = 2: 0.60 / 0.91;
+/// 3: 0.65 / 0.85; 4: 0.68 / 0.80; 5: 0.78 / 0.80; 6: 0.92 / 0.79; 8: 1.14 / 0.80;
+/// 12: 1.53 / 0.85. The tree wins up to d = 4, ties at 5 and loses beyond.
+pub const AUTO_MAX_DIM: usize = 4;
 
 impl Estimator {
     /// Checks the tolerance.
@@ -180,7 +188,7 @@ impl Estimator {
         self.validate()?;
         match self.resolve(samples.dim(), samples.len()) {
             Estimator::KdTree { tol } => kdtree::build(samples, tol),
-            _ => Ok(Box::new(ExactSums::new(samples))),
+            _ => Ok(Box::new(BlockedSums::new(samples))),
         }
     }
 }

@@ -1,0 +1,192 @@
+//! Exact kernel sums for high dimensions: pairwise squared distances through
+//! `|q|² + |x|² - 2 q·x` as blocked matrix products (`matrixmultiply`'s dgemm), tiles sized
+//! for cache, rayon over query tiles, no `n × m` matrix ever held.
+//!
+//! Numerics: coordinates are centred on the samples' mean first (the identity loses
+//! `eps (|q|² + |x|²)` absolutely, so smaller norms lose less); a squared distance that comes
+//! out below `1e-6 (|q|² + |x|²)` is recomputed directly, so nearby and coincident points are
+//! exact; the log-sum-exp runs per query row across tiles with rescaling, as in
+//! [`ExactSums`](super::ExactSums), so nothing underflows.
+
+use rayon::prelude::*;
+
+use super::{KernelSums, dist2};
+use crate::points::Points;
+
+/// Queries per tile.
+const QUERY_TILE: usize = 64;
+/// Samples per tile.
+const SAMPLE_TILE: usize = 256;
+/// Below this share of `|q|² + |x|²`, a squared distance from the identity is recomputed.
+const CANCELLATION_GUARD: f64 = 1e-6;
+
+/// Exact kernel sums by blocked matrix products: fast when the dimension is large.
+#[derive(Clone, Debug)]
+pub struct BlockedSums {
+    samples: Points,
+    /// The samples minus their mean, row-major.
+    centred: Vec<f64>,
+    /// `|x_k - mean|²`.
+    norms: Vec<f64>,
+    mean: Vec<f64>,
+}
+
+impl BlockedSums {
+    /// Takes the samples.
+    pub fn new(samples: Points) -> Self {
+        let mean = samples.mean();
+        let centred: Vec<f64> = samples
+            .rows()
+            .flat_map(|r| r.iter().zip(&mean).map(|(a, m)| a - m).collect::<Vec<_>>())
+            .collect();
+        let norms = centred
+            .chunks_exact(samples.dim())
+            .map(|r| r.iter().map(|v| v * v).sum())
+            .collect();
+        Self {
+            samples,
+            centred,
+            norms,
+            mean,
+        }
+    }
+}
+
+/// `c (m × n) = alpha a (m × k) b + beta c`, with `a` row-major, `b` given by its strides and
+/// `c` row-major.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: &[f64],
+    b: &[f64],
+    (rsb, csb): (usize, usize),
+    beta: f64,
+    c: &mut [f64],
+) {
+    assert!(a.len() >= m * k && c.len() >= m * n);
+    assert!(n == 0 || k == 0 || b.len() > (k - 1) * rsb + (n - 1) * csb);
+    // SAFETY: the asserts above keep every element dgemm reads inside `a` and `b` and every
+    // element it writes inside `c`; `c`'s strides (n, 1) do not alias.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+impl KernelSums for BlockedSums {
+    fn samples(&self) -> &Points {
+        &self.samples
+    }
+
+    fn eval_unchecked(
+        &self,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+        shift: &mut [f64],
+    ) {
+        let d = queries.dim();
+        let h2 = h * h;
+        let inv_2h2 = 0.5 / h2;
+        let m = self.samples.len();
+        log_sum
+            .par_chunks_mut(QUERY_TILE)
+            .zip(shift.par_chunks_mut(QUERY_TILE * d))
+            .zip(queries.as_slice().par_chunks(QUERY_TILE * d))
+            .for_each(|((ls, acc), q_raw)| {
+                let nq = ls.len();
+                // Per-tile buffers: allocated once per tile of 64 queries, not per point.
+                let q: Vec<f64> = q_raw
+                    .chunks_exact(d)
+                    .flat_map(|r| {
+                        r.iter()
+                            .zip(&self.mean)
+                            .map(|(a, mu)| a - mu)
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                let q_norms: Vec<f64> = q
+                    .chunks_exact(d)
+                    .map(|r| r.iter().map(|v| v * v).sum())
+                    .collect();
+                let mut dots = vec![0.0; nq * SAMPLE_TILE];
+                let mut max = vec![f64::NEG_INFINITY; nq];
+                let mut sum = vec![0.0; nq];
+                acc.iter_mut().for_each(|v| *v = 0.0);
+                for s0 in (0..m).step_by(SAMPLE_TILE) {
+                    let ns = SAMPLE_TILE.min(m - s0);
+                    let x = &self.centred[s0 * d..(s0 + ns) * d];
+                    // dots = Q Xᵀ: X is ns × d row-major, so Xᵀ has strides (1, d).
+                    gemm(nq, d, ns, 1.0, &q, x, (1, d), 0.0, &mut dots[..nq * ns]);
+                    for i in 0..nq {
+                        let row = &mut dots[i * ns..(i + 1) * ns];
+                        let qi = &q[i * d..(i + 1) * d];
+                        let mut tile_max = f64::NEG_INFINITY;
+                        for (j, t) in row.iter_mut().enumerate() {
+                            let scale = q_norms[i] + self.norms[s0 + j];
+                            let mut d2 = scale - 2.0 * *t;
+                            if d2 < CANCELLATION_GUARD * scale {
+                                d2 = dist2(qi, &x[j * d..(j + 1) * d]);
+                            }
+                            let w = log_weights.map_or(0.0, |lw| lw[s0 + j]);
+                            *t = w - d2 * inv_2h2;
+                            tile_max = tile_max.max(*t);
+                        }
+                        if tile_max > max[i] {
+                            let rescale = (max[i] - tile_max).exp();
+                            sum[i] *= rescale;
+                            acc[i * d..(i + 1) * d]
+                                .iter_mut()
+                                .for_each(|v| *v *= rescale);
+                            max[i] = tile_max;
+                        }
+                        if max[i] == f64::NEG_INFINITY {
+                            row.iter_mut().for_each(|t| *t = 0.0);
+                            continue;
+                        }
+                        for t in row.iter_mut() {
+                            *t = (*t - max[i]).exp();
+                            sum[i] += *t;
+                        }
+                    }
+                    // acc += E X: the weighted sums of the (centred) sample coordinates.
+                    gemm(nq, ns, d, 1.0, &dots[..nq * ns], x, (d, 1), 1.0, acc);
+                }
+                for i in 0..nq {
+                    let a = &mut acc[i * d..(i + 1) * d];
+                    if sum[i] == 0.0 {
+                        ls[i] = f64::NEG_INFINITY;
+                        a.iter_mut().for_each(|v| *v = 0.0);
+                        continue;
+                    }
+                    let k = 1.0 / (h2 * sum[i]);
+                    for (v, qk) in a.iter_mut().zip(&q[i * d..(i + 1) * d]) {
+                        *v = (*v - qk * sum[i]) * k;
+                    }
+                    ls[i] = max[i] + sum[i].ln();
+                }
+            });
+    }
+
+    fn name(&self) -> &'static str {
+        "exact"
+    }
+}
