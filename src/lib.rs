@@ -34,7 +34,7 @@ pub mod points;
 pub use error::{Error, Result};
 pub use flow::integrate::Integrator;
 pub use flow::sim::{
-    FlowConfig, Observation, Observer, RunSummary, Simulation, StopReason, StopRule,
+    Anneal, FlowConfig, Observation, Observer, RunSummary, Simulation, StopReason, StopRule,
 };
 pub use flow::velocity::{Field, Loss, Scheme};
 pub use kde::{Bandwidth, BandwidthFrom, BandwidthSpec, Estimator};

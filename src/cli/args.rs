@@ -175,6 +175,12 @@ pub struct RunArgs {
     /// Time integrator.
     #[arg(long, value_enum, default_value = "euler")]
     pub integrator: IntegratorArg,
+    /// Bandwidth annealing FACTOR:STEPS: both KDE bandwidths start FACTOR times larger and
+    /// shrink geometrically to their rule's value over STEPS steps. For starts far from the
+    /// data relative to the bandwidth (high dimension), where the flow would stall.
+    #[arg(long, value_name = "FACTOR:STEPS")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub anneal: Option<String>,
     #[command(flatten)]
     #[serde(flatten)]
     pub flow: FlowArgs,

@@ -12,7 +12,7 @@ use ganflow::metrics::{MetricsSpec, MetricsTracker, Modes};
 use ganflow::output::CsvRecorder;
 use ganflow::points::Standardizer;
 use ganflow::{
-    Integrator, Observation, Observer, Points, RunSummary, Scheme, Simulation, StopRule,
+    Anneal, Integrator, Observation, Observer, Points, RunSummary, Scheme, Simulation, StopRule,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -121,6 +121,7 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
     }
     let mut config = flow_config(&args.flow)?;
     config.dt = args.dt;
+    config.anneal = args.anneal.as_deref().map(parse_anneal).transpose()?;
     config.integrator = match args.integrator {
         IntegratorArg::Euler => Integrator::Euler,
         IntegratorArg::Heun => Integrator::Heun,
@@ -297,6 +298,16 @@ fn write_run(
     write_points_named(&mut f, &final_points, names.as_deref())?;
     finish(f)?;
     Ok((summary, start.elapsed().as_secs_f64(), extra))
+}
+
+/// `FACTOR:STEPS`.
+fn parse_anneal(s: &str) -> AnyResult<Anneal> {
+    let bad = || format!("--anneal: expected FACTOR:STEPS (e.g. 4:100), got {s:?}");
+    let (f, n) = s.split_once(':').ok_or_else(bad)?;
+    Ok(Anneal {
+        factor: f.trim().parse().map_err(|_| bad())?,
+        steps: n.trim().parse().map_err(|_| bad())?,
+    })
 }
 
 /// The mode centres for the mode metrics: `--centers` with `--center-std`, else the

@@ -36,6 +36,33 @@ pub struct FlowConfig {
     pub bandwidth_g: BandwidthSpec,
     /// Bandwidth of `P_data`, the data's KDE.
     pub bandwidth_q: BandwidthSpec,
+    /// Bandwidth annealing: both KDE bandwidths start `factor` times larger and shrink
+    /// geometrically to their rule's value over `steps` steps.
+    pub anneal: Option<Anneal>,
+}
+
+/// A large-to-small bandwidth schedule: at step `k` both KDE bandwidths are their rule's
+/// value times `factor^(1 - min(k, steps)/steps)`.
+///
+/// When to use it: when particles start far from the data relative to the bandwidth, so that
+/// the data's KDE is practically zero at them (`D* ≈ 0`, the flow stalls); typical in high
+/// dimension, where every pairwise distance is many bandwidths. A large bandwidth first moves
+/// the bulk, the rule's value then resolves the detail. (A closed-form data density is not
+/// annealed.)
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Anneal {
+    /// Starting multiple of the bandwidth, at least 1.
+    pub factor: f64,
+    /// Steps over which it falls to 1.
+    pub steps: u64,
+}
+
+impl Anneal {
+    /// The multiple at step `k`.
+    pub fn at(&self, k: u64) -> f64 {
+        let left = 1.0 - (k.min(self.steps) as f64) / (self.steps as f64);
+        self.factor.powf(left)
+    }
 }
 
 impl Default for FlowConfig {
@@ -48,6 +75,7 @@ impl Default for FlowConfig {
             dt: 0.1,
             bandwidth_g: BandwidthSpec::default(),
             bandwidth_q: BandwidthSpec::default(),
+            anneal: None,
         }
     }
 }
@@ -163,6 +191,9 @@ pub struct Simulation {
     exact_density: Option<Box<dyn KernelSums>>,
     h_g: f64,
     h_q: f64,
+    /// The rules' bandwidths before annealing.
+    base_g: f64,
+    base_q: f64,
     step: u64,
     t: f64,
     t_base: f64,
@@ -212,6 +243,22 @@ impl Simulation {
         check_positive("dt", config.dt)?;
         config.estimator.validate()?;
         particles.check_same_dim("data", &data)?;
+        if let Some(a) = config.anneal {
+            if !(a.factor >= 1.0 && a.factor.is_finite()) {
+                return Err(Error::OutOfRange {
+                    what: "anneal factor",
+                    expected: "finite and at least 1",
+                    value: a.factor,
+                });
+            }
+            if a.steps == 0 {
+                return Err(Error::OutOfRange {
+                    what: "anneal steps",
+                    expected: "at least 1",
+                    value: 0.0,
+                });
+            }
+        }
         let h_g = config.bandwidth_g.compute(&particles, &data)?;
         let (h_q, exact_density) = match density {
             None => (config.bandwidth_q.compute(&particles, &data)?, None),
@@ -222,18 +269,22 @@ impl Simulation {
             }
         };
         let data_sums = config.estimator.build(data)?;
-        Ok(Self {
+        let mut sim = Self {
             config,
             particles,
             data_sums,
             exact_density,
             h_g,
             h_q,
+            base_g: h_g,
+            base_q: h_q,
             step: 0,
             t: 0.0,
             t_base: 0.0,
             uniform_steps: 0,
-        })
+        };
+        sim.refresh_bandwidth()?;
+        Ok(sim)
     }
 
     /// The configuration.
@@ -333,17 +384,24 @@ impl Simulation {
 
     fn refresh_bandwidth(&mut self) -> Result<()> {
         if self.config.bandwidth_g.varies() {
-            self.h_g = self
+            self.base_g = self
                 .config
                 .bandwidth_g
                 .compute(&self.particles, self.data())?;
         }
-        if self.config.bandwidth_q.varies() {
-            self.h_q = self
+        if self.exact_density.is_none() && self.config.bandwidth_q.varies() {
+            self.base_q = self
                 .config
                 .bandwidth_q
                 .compute(&self.particles, self.data())?;
         }
+        let factor = self.config.anneal.map_or(1.0, |a| a.at(self.step));
+        self.h_g = self.base_g * factor;
+        self.h_q = if self.exact_density.is_some() {
+            self.base_q
+        } else {
+            self.base_q * factor
+        };
         Ok(())
     }
 
