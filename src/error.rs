@@ -98,6 +98,9 @@ pub enum Error {
         /// What it needs, in words.
         needs: &'static str,
     },
+    /// Drawing a picture failed.
+    #[error("plot failed: {0}")]
+    Plot(String),
     /// The k-d tree library refused the points.
     #[error("k-d tree construction failed: {0}")]
     Tree(String),

@@ -29,6 +29,7 @@ pub mod flow;
 pub mod kde;
 pub mod metrics;
 pub mod output;
+pub mod plot;
 pub mod points;
 
 pub use error::{Error, Result};

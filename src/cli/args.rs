@@ -31,6 +31,21 @@ pub enum Command {
     Datasets,
     /// Write samples of a built-in distribution as CSV.
     Sample(SampleArgs),
+    /// Draw a finished run: particles.png, metrics.png, flow.gif (and digits.png in 64-D).
+    Plot(PlotArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct PlotArgs {
+    /// The run's folder (with trajectories.csv, metrics.csv and run.toml).
+    pub dir: PathBuf,
+    /// Recorded steps to draw side by side in particles.png, comma-separated [default: the
+    /// first, the middle and the last].
+    #[arg(long)]
+    pub steps: Option<String>,
+    /// Draw the velocity field as arrows (needs a run with --record-velocity).
+    #[arg(long)]
+    pub arrows: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -190,6 +205,10 @@ pub struct RunArgs {
     /// Add the velocity (v0..) and D* columns to trajectories.csv.
     #[arg(long)]
     pub record_velocity: bool,
+    /// Also draw the run (as `ganflow plot DIR`): particles.png, metrics.png, flow.gif.
+    #[arg(long)]
+    #[serde(skip)]
+    pub plot: bool,
     /// Optional metrics for metrics.csv: `all` or a comma-separated list of sliced_w2, mmd2,
     /// modes_covered, high_quality, modes_reverse_kl, memorization, dissipation_residual
     /// (computed in the flow's coordinates, standardised ones with --standardize).

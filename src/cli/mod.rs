@@ -2,6 +2,7 @@
 //! happens here; everything is a call into the library.
 
 pub mod args;
+mod plot;
 mod run;
 mod velocity;
 
@@ -36,6 +37,7 @@ pub fn main() -> AnyResult<()> {
         Command::Velocity(args) => velocity::velocity(args),
         Command::Datasets => write_output(None, |w| Ok(w.write_all(datasets_table().as_bytes())?)),
         Command::Sample(args) => sample(args),
+        Command::Plot(args) => plot::plot(args),
     }
 }
 
@@ -58,7 +60,7 @@ fn merge_config(args: RunArgs, matches: &ArgMatches) -> AnyResult<RunArgs> {
             continue;
         }
         if !known.contains(&key)
-            || ["threads", "out", "force", "config", "quiet"].contains(&key.as_str())
+            || ["threads", "out", "force", "config", "quiet", "plot"].contains(&key.as_str())
         {
             return Err(format!("{}: unknown key {key:?}", path.display()).into());
         }
@@ -73,6 +75,7 @@ fn merge_config(args: RunArgs, matches: &ArgMatches) -> AnyResult<RunArgs> {
     resolved.out = args.out;
     resolved.force = args.force;
     resolved.quiet = args.quiet;
+    resolved.plot = args.plot;
     resolved.config = args.config;
     Ok(resolved)
 }

@@ -29,7 +29,7 @@ fn free_run_dir() -> PathBuf {
 /// The data, the built-in it came from (if any) and its column names (if it has a header).
 type Loaded = (Points, Option<Builtin>, Option<Vec<String>>);
 
-fn load_data(args: &RunArgs) -> AnyResult<Loaded> {
+pub(super) fn load_data(args: &RunArgs) -> AnyResult<Loaded> {
     match &args.data {
         Some(path) => {
             let (points, header) = read_csv_with_header(path)?;
@@ -126,6 +126,7 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
         IntegratorArg::Euler => Integrator::Euler,
         IntegratorArg::Heun => Integrator::Heun,
     };
+    let data_for_plot = args.plot.then(|| data.clone());
     let standardizer = args.standardize.then(|| Standardizer::fit(&data));
     let (data_run, particles_run) = match &standardizer {
         Some(s) => (s.forward(&data)?, s.forward(&particles)?),
@@ -191,7 +192,13 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
         names,
         metrics,
         &staging,
-    );
+    )
+    .and_then(|r| {
+        if let Some(data) = &data_for_plot {
+            super::plot::plot_dir(&staging, data, None, args.record_velocity)?;
+        }
+        Ok(r)
+    });
     match result {
         Ok((summary, seconds, extra)) => {
             if out.exists() {

@@ -1,0 +1,150 @@
+//! Pictures: valid PNG and GIF files of the stated size, decoded here.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::normal;
+use ganflow::plot::{Panel, Projection, curves_png, flow_gif, image_grid_png, scatter_png};
+use image::AnimationDecoder;
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let img = image::ImageReader::open(path)
+        .unwrap()
+        .with_guessed_format()
+        .unwrap()
+        .decode()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (img.width(), img.height())
+}
+
+fn gif_frames(path: &Path) -> Vec<(u32, u32)> {
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let decoder = image::codecs::gif::GifDecoder::new(file).unwrap();
+    decoder
+        .into_frames()
+        .map(|f| {
+            let f = f.unwrap();
+            (f.buffer().width(), f.buffer().height())
+        })
+        .collect()
+}
+
+#[test]
+fn pictures_have_the_stated_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = normal(300, 5, 1);
+    let proj = Projection::fit(&data);
+    let xy = proj.apply(&data);
+    let panel = |k: usize| Panel {
+        title: format!("panel {k}"),
+        particles: proj.apply(&normal(100, 5, 10 + k as u64)),
+        arrows: Some(vec![(0.1, -0.2); 100]),
+    };
+    let p = dir.path().join("s.png");
+    scatter_png(&p, &xy, &[panel(0), panel(1)], 300).unwrap();
+    assert_eq!(png_size(&p), (600, 300));
+
+    let p = dir.path().join("c.png");
+    let t: Vec<f64> = (0..20).map(f64::from).collect();
+    let decay: Vec<f64> = t.iter().map(|x| (-x).exp()).collect();
+    let signed: Vec<f64> = t.iter().map(|x| x.sin()).collect();
+    curves_png(&p, &t, &[("decay", decay), ("signed", signed)], (500, 400)).unwrap();
+    assert_eq!(png_size(&p), (500, 400));
+
+    let p = dir.path().join("f.gif");
+    flow_gif(&p, &xy, &[panel(0), panel(1), panel(2)], 200, 50).unwrap();
+    assert_eq!(gif_frames(&p), vec![(200, 200); 3]);
+
+    let p = dir.path().join("g.png");
+    let images = normal(12, 64, 2);
+    image_grid_png(&p, &images, 8, 5, 3, (-2.0, 2.0)).unwrap();
+    assert_eq!(png_size(&p), (5 * 26, 3 * 26));
+    assert!(image_grid_png(&p, &normal(3, 10, 3), 8, 5, 3, (0.0, 1.0)).is_err());
+}
+
+/// The projection of 2-D data is the identity; above 2-D it finds the widest directions.
+#[test]
+fn projection_finds_principal_axes() {
+    let p = normal(50, 2, 4);
+    let xy = Projection::fit(&p).apply(&p);
+    assert!(
+        xy.iter()
+            .zip(p.rows())
+            .all(|((x, y), r)| *x == r[0] && *y == r[1])
+    );
+    // Spread 10 along axis 3, 3 along axis 0, 0.1 elsewhere.
+    let base = normal(2000, 6, 5);
+    let scaled: Vec<f64> = base
+        .rows()
+        .flat_map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(k, v)| v * [3.0, 0.1, 0.1, 10.0, 0.1, 0.1][k])
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let pts = ganflow::Points::new("p", scaled, 6).unwrap();
+    let xy = Projection::fit(&pts).apply(&pts);
+    let var = |f: &dyn Fn(&(f64, f64)) -> f64| {
+        xy.iter().map(|p| f(p).powi(2)).sum::<f64>() / xy.len() as f64
+    };
+    let (v1, v2) = (var(&|p| p.0), var(&|p| p.1));
+    assert!(
+        (v1.sqrt() - 10.0).abs() < 0.5 && (v2.sqrt() - 3.0).abs() < 0.2,
+        "{v1} {v2}"
+    );
+}
+
+#[test]
+fn run_plot_and_plot_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = env!("CARGO_BIN_EXE_ganflow");
+    let o = Command::new(g)
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "--n",
+            "80",
+            "--m",
+            "80",
+            "--steps",
+            "6",
+            "--every",
+            "2",
+            "--record-velocity",
+            "--plot",
+            "--out",
+            "r",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = dir.path().join("r");
+    assert_eq!(png_size(&r.join("particles.png")), (3 * 420, 420));
+    assert_eq!(png_size(&r.join("metrics.png")), (640, 400));
+    assert_eq!(gif_frames(&r.join("flow.gif")), vec![(420, 420); 4]);
+    let o = Command::new(g)
+        .current_dir(dir.path())
+        .args(["plot", "r", "--steps", "2,6", "--arrows"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(png_size(&r.join("particles.png")), (2 * 420, 420));
+    let o = Command::new(g)
+        .current_dir(dir.path())
+        .args(["plot", "r", "--steps", "3"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("recorded steps are 0,2,4,6"));
+    // No temporary file is left beside the pictures.
+    assert!(
+        std::fs::read_dir(&r).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with('.'))
+    );
+}
