@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::Command;
 
 use common::normal;
-use ganflow::plot::{Panel, Projection, curves_png, flow_gif, image_grid_png, scatter_png};
+use ganflow::plot::{
+    CurvePanel, Panel, Projection, curves_png, flow_gif, image_grid_png, scatter_png,
+};
 use image::AnimationDecoder;
 
 fn png_size(path: &Path) -> (u32, u32) {
@@ -50,7 +52,22 @@ fn pictures_have_the_stated_size() {
     let t: Vec<f64> = (0..20).map(f64::from).collect();
     let decay: Vec<f64> = t.iter().map(|x| (-x).exp()).collect();
     let signed: Vec<f64> = t.iter().map(|x| x.sin()).collect();
-    curves_png(&p, &t, &[("decay", decay), ("signed", signed)], (500, 400)).unwrap();
+    let panels = [
+        CurvePanel {
+            title: "decay".into(),
+            lines: vec![
+                ("a".into(), decay.clone()),
+                ("b".into(), decay.iter().map(|v| v * 2.0).collect()),
+            ],
+            log: true,
+        },
+        CurvePanel {
+            title: "signed".into(),
+            lines: vec![("s".into(), signed)],
+            log: true,
+        },
+    ];
+    curves_png(&p, &t, &panels, (500, 400)).unwrap();
     assert_eq!(png_size(&p), (500, 400));
 
     let p = dir.path().join("f.gif");

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use ganflow::Points;
 use ganflow::datasets::read_csv_with_header;
-use ganflow::plot::{Panel, Projection, curves_png, flow_gif, image_grid_png, scatter_png};
+use ganflow::plot::{
+    CurvePanel, Panel, Projection, curves_png, flow_gif, image_grid_png, scatter_png,
+};
 
 use super::AnyResult;
 use super::args::{PlotArgs, RunArgs};
@@ -142,12 +144,18 @@ pub fn plot_dir(
     let header = header.unwrap_or_default();
     let col = |name: &str| header.iter().position(|h| h == name);
     let t: Vec<f64> = metrics.rows().map(|r| r[1]).collect();
-    let series: Vec<(&str, Vec<f64>)> = ["jsd", "connection_norm2", "sliced_w2", "modes_covered"]
+    let panels: Vec<CurvePanel> = ["jsd", "connection_norm2", "sliced_w2", "modes_covered"]
         .into_iter()
-        .filter_map(|name| col(name).map(|c| (name, metrics.rows().map(|r| r[c]).collect())))
+        .filter_map(|name| {
+            col(name).map(|c| CurvePanel {
+                title: name.to_string(),
+                lines: vec![(name.to_string(), metrics.rows().map(|r| r[c]).collect())],
+                log: name != "modes_covered",
+            })
+        })
         .collect();
     written.push(whole(&dir.join("metrics.png"), |p| {
-        curves_png(p, &t, &series, (640, 200 * series.len() as u32))
+        curves_png(p, &t, &panels, (640, 200 * panels.len() as u32))
     })?);
 
     let stride = frames.len().div_ceil(MAX_FRAMES).max(1);

@@ -200,39 +200,78 @@ pub fn scatter_png(
     root.present().map_err(|e| plot_err(path, e))
 }
 
-/// Metric curves against time, one panel each, stacked; a panel uses a log scale when all
-/// its values are positive.
-pub fn curves_png(
-    path: &Path,
-    t: &[f64],
-    series: &[(&str, Vec<f64>)],
-    (w, h): (u32, u32),
-) -> Result<()> {
+/// One panel of curves against time: its title and labelled lines.
+pub struct CurvePanel {
+    /// Title.
+    pub title: String,
+    /// `(label, values)`, one value per time; non-finite values are skipped.
+    pub lines: Vec<(String, Vec<f64>)>,
+    /// Log scale (used only when every value is positive).
+    pub log: bool,
+}
+
+const LINE_COLORS: [RGBColor; 6] = [
+    RGBColor(200, 40, 40),
+    RGBColor(40, 90, 200),
+    RGBColor(30, 150, 60),
+    RGBColor(160, 90, 200),
+    RGBColor(230, 140, 20),
+    RGBColor(60, 60, 60),
+];
+
+/// Curves against time, one panel each, stacked; a panel asking for a log scale gets one
+/// when all its values are positive; a legend when it has more than one line.
+pub fn curves_png(path: &Path, t: &[f64], panels: &[CurvePanel], (w, h): (u32, u32)) -> Result<()> {
     ensure_font();
     let root = BitMapBackend::new(path, (w, h)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    let areas = root.split_evenly((series.len().max(1), 1));
+    let areas = root.split_evenly((panels.len().max(1), 1));
     let (t0, t1) = (
         t.first().copied().unwrap_or(0.0),
         t.last().copied().unwrap_or(1.0),
     );
     let t1 = if t1 > t0 { t1 } else { t0 + 1.0 };
-    for (area, (name, values)) in areas.iter().zip(series) {
-        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    for (area, panel) in areas.iter().zip(panels) {
+        let finite: Vec<f64> = panel
+            .lines
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .filter(|v| v.is_finite())
+            .collect();
         let lo = finite.iter().copied().fold(f64::MAX, f64::min);
         let hi = finite.iter().copied().fold(f64::MIN, f64::max);
-        let points = t
-            .iter()
-            .copied()
-            .zip(values.iter().copied())
-            .filter(|(_, v)| v.is_finite());
         let mut builder = ChartBuilder::on(area);
         builder
-            .caption(*name, ("sans-serif", 16))
+            .caption(&panel.title, ("sans-serif", 16))
             .margin(8)
             .x_label_area_size(24)
             .y_label_area_size(60);
-        if lo > 0.0 && hi.is_finite() {
+        macro_rules! draw {
+            ($chart:ident) => {
+                for (k, (label, values)) in panel.lines.iter().enumerate() {
+                    let color = LINE_COLORS[k % LINE_COLORS.len()];
+                    let points = t
+                        .iter()
+                        .copied()
+                        .zip(values.iter().copied())
+                        .filter(|(_, v)| v.is_finite());
+                    $chart
+                        .draw_series(LineSeries::new(points, &color))
+                        .map_err(|e| plot_err(path, e))?
+                        .label(label.as_str())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+                }
+                if panel.lines.len() > 1 {
+                    $chart
+                        .configure_series_labels()
+                        .background_style(WHITE.mix(0.8))
+                        .border_style(BLACK)
+                        .draw()
+                        .map_err(|e| plot_err(path, e))?;
+                }
+            };
+        }
+        if panel.log && lo > 0.0 && hi.is_finite() {
             let (lo, hi) = (lo * 0.9, if hi > lo { hi * 1.1 } else { lo * 2.0 });
             let mut chart = builder
                 .build_cartesian_2d(t0..t1, (lo..hi).log_scale())
@@ -242,9 +281,7 @@ pub fn curves_png(
                 .y_label_formatter(&|v| format!("{v:.1e}"))
                 .draw()
                 .map_err(|e| plot_err(path, e))?;
-            chart
-                .draw_series(LineSeries::new(points, &PARTICLE_COLOR))
-                .map_err(|e| plot_err(path, e))?;
+            draw!(chart);
         } else {
             let (lo, hi) = if finite.is_empty() {
                 (0.0, 1.0)
@@ -259,9 +296,7 @@ pub fn curves_png(
                 .configure_mesh()
                 .draw()
                 .map_err(|e| plot_err(path, e))?;
-            chart
-                .draw_series(LineSeries::new(points, &PARTICLE_COLOR))
-                .map_err(|e| plot_err(path, e))?;
+            draw!(chart);
         }
     }
     root.present().map_err(|e| plot_err(path, e))
