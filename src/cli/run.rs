@@ -8,7 +8,7 @@ use std::time::Instant;
 use std::ops::ControlFlow;
 
 use ganflow::datasets::{Builtin, read_csv, read_csv_with_header, write_points_named};
-use ganflow::metrics::{MetricsSpec, MetricsTracker, Modes};
+use ganflow::metrics::{MetricsSpec, MetricsTracker, Modes, mode_coverage};
 use ganflow::output::CsvRecorder;
 use ganflow::points::Standardizer;
 use ganflow::{
@@ -155,16 +155,18 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
             Simulation::with_exact_density(config, particles_run, data_run, density)?
         }
     };
+    // Mode centres are in the data's units: not usable on standardised coordinates.
+    let modes = match mode_centres(&args, target.as_ref())? {
+        Some(_) if standardizer.is_some() && args.centers.is_some() => {
+            return Err("--centers are in the data's units: leave out --standardize".into());
+        }
+        Some(_) if standardizer.is_some() => None,
+        m => m,
+    };
     let metrics = match &args.metrics {
         None => None,
         Some(list) => {
-            let modes = mode_centres(&args, target.as_ref())?;
-            if modes.is_some() && standardizer.is_some() {
-                return Err(
-                    "the mode metrics use the data's units: leave out --standardize".into(),
-                );
-            }
-            let spec = MetricsSpec::parse(list, modes, args.seed)?;
+            let spec = MetricsSpec::parse(list, modes.clone(), args.seed)?;
             Some(MetricsTracker::new(spec, sim.data())?)
         }
     };
@@ -220,10 +222,22 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
                 h_q,
                 seconds,
             );
-            let extra: Vec<String> = extra
+            let mut extra: Vec<String> = extra
                 .iter()
                 .filter_map(|(name, v)| v.map(|v| format!("{name} {v:.4}")))
                 .collect();
+            // The summary names the modes covered whenever the target's modes are known.
+            if let Some(m) = &modes
+                && !extra.iter().any(|e| e.starts_with("modes_covered"))
+            {
+                let c = mode_coverage(sim.particles(), m)?;
+                extra.push(format!(
+                    "modes covered {} of {} (high quality {:.3})",
+                    c.covered,
+                    m.centers.len(),
+                    c.high_quality
+                ));
+            }
             if !extra.is_empty() {
                 println!("{}", extra.join(", "));
             }
