@@ -27,8 +27,14 @@ fn tiny_run_writes_complete_files() {
     let o = ganflow(dir.path(), &args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary = String::from_utf8_lossy(&o.stdout);
-    assert!(summary.starts_with("7 steps, t = 0.7000, stopped: Steps; jsd "), "{summary}");
-    assert!(summary.contains("modes covered ") && summary.contains(" of 8"), "{summary}");
+    assert!(
+        summary.starts_with("7 steps, t = 0.7000, stopped: Steps; jsd "),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("modes covered ") && summary.contains(" of 8"),
+        "{summary}"
+    );
     let out = dir.path().join("out");
 
     let traj = read(&out.join("trajectories.csv"));

@@ -77,8 +77,7 @@ pub fn build(samples: Points, tol: f64) -> Result<Box<dyn KernelSums>> {
 }
 
 impl<const K: usize> KdTreeSums<K> {
-    /// Builds the tree (serially, so that the tree and so every result is the same at any
-    /// thread count).
+    /// Builds the tree.
     pub fn new(samples: Points, tol: f64) -> Result<Self> {
         if samples.dim() != K {
             return Err(Error::DimensionMismatch {
@@ -94,16 +93,22 @@ impl<const K: usize> KdTreeSums<K> {
                 u32::MAX
             )));
         }
-        let rows: Vec<[f64; K]> = samples
-            .rows()
-            .map(|r| r.try_into().expect("row length is K"))
-            .collect();
-        let tree = ImmutableKdTree::<f64, K>::builder()
-            .with_serial_construction()
-            .build_from_slice(&rows)
-            .map_err(|e| Error::Tree(format!("{e:?}")))?;
+        let tree = build_tree::<K>(&samples)?;
         Ok(Self { samples, tree, tol })
     }
+}
+
+/// A kiddo tree over `samples` (whose dimension is `K`), built serially so that the tree,
+/// and so every result, is the same at any thread count.
+fn build_tree<const K: usize>(samples: &Points) -> Result<ImmutableKdTree<f64, K>> {
+    let rows: Vec<[f64; K]> = samples
+        .rows()
+        .map(|r| r.try_into().expect("row length is K"))
+        .collect();
+    ImmutableKdTree::<f64, K>::builder()
+        .with_serial_construction()
+        .build_from_slice(&rows)
+        .map_err(|e| Error::Tree(format!("{e:?}")))
 }
 
 /// The squared cut radius solving `(*)` from above: `delta2` is `δ²`, `log_ratio` is
@@ -220,14 +225,7 @@ fn nearest_tree<const K: usize>(
     queries: &Points,
     skip_self: bool,
 ) -> Result<Vec<(usize, f64)>> {
-    let rows: Vec<[f64; K]> = samples
-        .rows()
-        .map(|r| r.try_into().expect("row length is K"))
-        .collect();
-    let tree = ImmutableKdTree::<f64, K>::builder()
-        .with_serial_construction()
-        .build_from_slice(&rows)
-        .map_err(|e| Error::Tree(format!("{e:?}")))?;
+    let tree = build_tree::<K>(samples)?;
     let k = std::num::NonZero::new(1 + usize::from(skip_self)).expect("k >= 1");
     Ok(queries
         .as_slice()

@@ -134,6 +134,66 @@ pub struct Panel {
 const DATA_COLOR: RGBColor = RGBColor(150, 150, 150);
 const PARTICLE_COLOR: RGBColor = RGBColor(200, 40, 40);
 
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// Draws one scatter panel into `area`: the data in grey, the particles in red, and the
+/// arrows when the panel has them, on fixed axes.
+fn draw_scatter(
+    area: &Area<'_>,
+    path: &Path,
+    data: &[(f64, f64)],
+    panel: &Panel,
+    ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
+) -> Result<()> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, ("sans-serif", 16))
+        .margin(8)
+        .x_label_area_size(24)
+        .y_label_area_size(36)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| plot_err(path, e))?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    chart
+        .draw_series(data.iter().map(|&p| Circle::new(p, 1, DATA_COLOR.filled())))
+        .map_err(|e| plot_err(path, e))?;
+    chart
+        .draw_series(
+            panel
+                .particles
+                .iter()
+                .map(|&p| Circle::new(p, 1, PARTICLE_COLOR.filled())),
+        )
+        .map_err(|e| plot_err(path, e))?;
+    if let Some(arrows) = &panel.arrows {
+        // Scaled so that the longest arrow is a tenth of the plot's width.
+        let longest = arrows
+            .iter()
+            .map(|(u, v)| (u * u + v * v).sqrt())
+            .fold(0.0, f64::max);
+        let k = if longest > 0.0 {
+            0.1 * (x1 - x0) / longest
+        } else {
+            0.0
+        };
+        chart
+            .draw_series(
+                panel
+                    .particles
+                    .iter()
+                    .zip(arrows)
+                    .map(|(&(x, y), &(u, v))| {
+                        PathElement::new(vec![(x, y), (x + k * u, y + k * v)], BLUE.mix(0.6))
+                    }),
+            )
+            .map_err(|e| plot_err(path, e))?;
+    }
+    Ok(())
+}
+
 /// Particles over the data, one panel per entry, side by side; each panel is `panel_px`
 /// pixels square.
 pub fn scatter_png(
@@ -147,55 +207,9 @@ pub fn scatter_png(
     let root = BitMapBackend::new(path, (panel_px * n, panel_px)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     let areas = root.split_evenly((1, n as usize));
-    let ((x0, x1), (y0, y1)) =
-        bounds(std::iter::once(data).chain(panels.iter().map(|p| p.particles.as_slice())));
+    let ranges = bounds(std::iter::once(data).chain(panels.iter().map(|p| p.particles.as_slice())));
     for (area, panel) in areas.iter().zip(panels) {
-        let mut chart = ChartBuilder::on(area)
-            .caption(&panel.title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(24)
-            .y_label_area_size(36)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(|e| plot_err(path, e))?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(|e| plot_err(path, e))?;
-        chart
-            .draw_series(data.iter().map(|&p| Circle::new(p, 1, DATA_COLOR.filled())))
-            .map_err(|e| plot_err(path, e))?;
-        chart
-            .draw_series(
-                panel
-                    .particles
-                    .iter()
-                    .map(|&p| Circle::new(p, 1, PARTICLE_COLOR.filled())),
-            )
-            .map_err(|e| plot_err(path, e))?;
-        if let Some(arrows) = &panel.arrows {
-            // Scaled so that the longest arrow is a tenth of the plot's width.
-            let longest = arrows
-                .iter()
-                .map(|(u, v)| (u * u + v * v).sqrt())
-                .fold(0.0, f64::max);
-            let k = if longest > 0.0 {
-                0.1 * (x1 - x0) / longest
-            } else {
-                0.0
-            };
-            chart
-                .draw_series(
-                    panel
-                        .particles
-                        .iter()
-                        .zip(arrows)
-                        .map(|(&(x, y), &(u, v))| {
-                            PathElement::new(vec![(x, y), (x + k * u, y + k * v)], BLUE.mix(0.6))
-                        }),
-                )
-                .map_err(|e| plot_err(path, e))?;
-        }
+        draw_scatter(area, path, data, panel, ranges)?;
     }
     root.present().map_err(|e| plot_err(path, e))
 }
@@ -314,33 +328,10 @@ pub fn flow_gif(
     let root = BitMapBackend::gif(path, (px, px), delay_ms)
         .map_err(|e| plot_err(path, e))?
         .into_drawing_area();
-    let ((x0, x1), (y0, y1)) =
-        bounds(std::iter::once(data).chain(frames.iter().map(|p| p.particles.as_slice())));
+    let ranges = bounds(std::iter::once(data).chain(frames.iter().map(|p| p.particles.as_slice())));
     for frame in frames {
         root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&frame.title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(24)
-            .y_label_area_size(36)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(|e| plot_err(path, e))?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(|e| plot_err(path, e))?;
-        chart
-            .draw_series(data.iter().map(|&p| Circle::new(p, 1, DATA_COLOR.filled())))
-            .map_err(|e| plot_err(path, e))?;
-        chart
-            .draw_series(
-                frame
-                    .particles
-                    .iter()
-                    .map(|&p| Circle::new(p, 1, PARTICLE_COLOR.filled())),
-            )
-            .map_err(|e| plot_err(path, e))?;
+        draw_scatter(&root, path, data, frame, ranges)?;
         root.present().map_err(|e| plot_err(path, e))?;
     }
     Ok(())
