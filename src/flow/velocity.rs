@@ -152,17 +152,19 @@ pub fn compute_field_at(
         let h = inputs.h_g;
         let norm = log_kernel_norm(d, h);
         // - (1/N) Σ_k K_h(x_k - x_i) (x_k - x_i)/h² · D*(x_k)/g(x_k)
-        let (g_k, q_k) = if at.is_some() {
-            (
+        let at_particles;
+        let (g_k, q_k): (&[f64], &[f64]) = if at.is_some() {
+            at_particles = (
                 kde(inputs.particles, particles, h)?.log_density,
                 kde(inputs.density, particles, inputs.h_q)?.log_density,
-            )
+            );
+            (&at_particles.0, &at_particles.1)
         } else {
-            (g.log_density.clone(), q.log_density.clone())
+            (&g.log_density, &q.log_density)
         };
         let lw_particles: Vec<f64> = g_k
             .iter()
-            .zip(&q_k)
+            .zip(q_k)
             .map(|(lg, lq)| -softplus(lg - lq) - lg)
             .collect();
         let (ls, sh) = evaluate_sums(inputs.particles, x, h, Some(&lw_particles))?;
