@@ -165,3 +165,47 @@ fn run_plot_and_plot_subcommand() {
             .starts_with('.'))
     );
 }
+
+#[test]
+fn bench_writes_one_row_per_configuration_and_a_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ganflow"))
+        .current_dir(dir.path())
+        .args([
+            "bench",
+            "--n",
+            "200,400",
+            "--dim",
+            "1,3",
+            "--tol",
+            "1e-3,1e-6",
+            "--estimators",
+            "exact,kdtree",
+            "--accuracy-points",
+            "50",
+            "--out",
+            "b",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("b/bench.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "estimator,n,m,dim,tol,seconds,density_rel_err_median,density_rel_err_max,score_err_median,score_err_max"
+        )
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // 2 sizes x 2 dimensions x (exact + 2 tolerances of the tree).
+    assert_eq!(rows.len(), 2 * 2 * 3);
+    for r in &rows {
+        let tol: f64 = r[4].parse().unwrap();
+        let (dens_max, score_max): (f64, f64) = (r[7].parse().unwrap(), r[9].parse().unwrap());
+        let bound = if r[0] == "exact" { 1e-12 } else { tol };
+        assert!(dens_max <= bound && score_max <= bound, "{r:?}");
+        assert!(r[5].parse::<f64>().unwrap() > 0.0);
+    }
+    assert_eq!(png_size(&dir.path().join("b/bench.png")), (800, 560));
+}

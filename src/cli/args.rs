@@ -33,6 +33,40 @@ pub enum Command {
     Sample(SampleArgs),
     /// Draw a finished run: particles.png, metrics.png, flow.gif (and digits.png in 64-D).
     Plot(PlotArgs),
+    /// Time the density estimators and measure their accuracy against the exact sums:
+    /// prints a table, writes bench.csv and a log-log bench.png of time against N.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct BenchArgs {
+    /// Query counts N (the density and score are evaluated at N points of N(0, I)).
+    #[arg(long, default_value = "1000,3000,10000")]
+    pub n: String,
+    /// Sample count M (samples of N(0.5, I)) [default: M = N].
+    #[arg(long)]
+    pub m: Option<usize>,
+    /// Dimensions.
+    #[arg(long, default_value = "2")]
+    pub dim: String,
+    /// Relative tolerances of the tree (and auto).
+    #[arg(long, default_value = "1e-4")]
+    pub tol: String,
+    /// Estimators: exact, kdtree, auto.
+    #[arg(long, default_value = "exact,kdtree")]
+    pub estimators: String,
+    /// Queries on which the accuracy is measured against the direct double loop.
+    #[arg(long, default_value_t = 300)]
+    pub accuracy_points: usize,
+    /// Timed repetitions; the fastest counts.
+    #[arg(long, default_value_t = 1)]
+    pub repeats: usize,
+    /// Random seed of the point sets.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder for bench.csv and bench.png.
+    #[arg(long, default_value = "bench")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Clone, Debug)]

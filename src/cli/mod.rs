@@ -2,6 +2,7 @@
 //! happens here; everything is a call into the library.
 
 pub mod args;
+mod bench;
 mod plot;
 mod run;
 mod velocity;
@@ -38,6 +39,7 @@ pub fn main() -> AnyResult<()> {
         Command::Datasets => write_output(None, |w| Ok(w.write_all(datasets_table().as_bytes())?)),
         Command::Sample(args) => sample(args),
         Command::Plot(args) => plot::plot(args),
+        Command::Bench(args) => bench::bench(args),
     }
 }
 

@@ -60,7 +60,10 @@ fn read_frames(path: &Path) -> AnyResult<(Vec<Frame>, usize)> {
 }
 
 /// Writes through a temporary name, renamed into place when complete.
-fn whole(path: &Path, draw: impl FnOnce(&Path) -> ganflow::Result<()>) -> AnyResult<PathBuf> {
+pub(super) fn whole(
+    path: &Path,
+    draw: impl FnOnce(&Path) -> ganflow::Result<()>,
+) -> AnyResult<PathBuf> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().into_owned())
