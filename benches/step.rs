@@ -1,38 +1,44 @@
-//! One whole plug-in Euler step in 2-D (Scott bandwidth), `kdtree` beside `exact`.
+//! One whole Euler step in 2-D (Scott bandwidth), both schemes, `kdtree` beside `exact`.
 //!
 //! `cargo bench --bench step` runs N = M = 10^4; `GANFLOW_BENCH_FULL=1` adds 10^5 (an exact
 //! step there takes over a minute on two cores, so criterion's ten samples take long).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ganflow::datasets::gaussian;
-use ganflow::{Estimator, FlowConfig, Simulation};
+use ganflow::{Estimator, FlowConfig, Scheme, Simulation};
 
 fn step(c: &mut Criterion) {
     let mut sizes = vec![10_000usize];
     if std::env::var_os("GANFLOW_BENCH_FULL").is_some() {
         sizes.push(100_000);
     }
-    let mut group = c.benchmark_group("plugin_euler_step_2d");
-    group.sample_size(10);
-    for &n in &sizes {
-        for (name, estimator) in [
-            ("kdtree_tol1e-4", Estimator::KdTree { tol: 1e-4 }),
-            ("exact", Estimator::Exact),
-        ] {
-            let x = gaussian(n, &[0.0, 0.0], 1.0, 1).unwrap();
-            let y = gaussian(n, &[1.0, 1.0], 1.0, 2).unwrap();
-            let cfg = FlowConfig {
-                estimator,
-                dt: 1e-3,
-                ..FlowConfig::default()
-            };
-            let mut sim = Simulation::new(cfg, x, y).unwrap();
-            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
-                b.iter(|| sim.step().unwrap())
-            });
+    for (group_name, scheme) in [
+        ("plugin_euler_step_2d", Scheme::PlugIn),
+        ("variational_euler_step_2d", Scheme::Variational),
+    ] {
+        let mut group = c.benchmark_group(group_name);
+        group.sample_size(10);
+        for &n in &sizes {
+            for (name, estimator) in [
+                ("kdtree_tol1e-4", Estimator::KdTree { tol: 1e-4 }),
+                ("exact", Estimator::Exact),
+            ] {
+                let x = gaussian(n, &[0.0, 0.0], 1.0, 1).unwrap();
+                let y = gaussian(n, &[1.0, 1.0], 1.0, 2).unwrap();
+                let cfg = FlowConfig {
+                    scheme,
+                    estimator,
+                    dt: 1e-3,
+                    ..FlowConfig::default()
+                };
+                let mut sim = Simulation::new(cfg, x, y).unwrap();
+                group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                    b.iter(|| sim.step().unwrap())
+                });
+            }
         }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, step);

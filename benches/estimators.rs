@@ -1,0 +1,65 @@
+//! Every estimator side by side, one group per operation: building over M samples, and the
+//! log-density and score at N queries. N = M in {10^3, 10^4} by default (plus 10^5 with
+//! `GANFLOW_BENCH_FULL=1`), d in {1, 2, 3, 8}, tol 1e-4. Data are built outside the timed
+//! closures.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ganflow::datasets::gaussian;
+use ganflow::kde::{Bandwidth, Estimator, ExactSums, kde};
+
+const ESTIMATORS: [(&str, Estimator); 2] = [
+    ("exact", Estimator::Exact),
+    ("kdtree_tol1e-4", Estimator::KdTree { tol: 1e-4 }),
+];
+
+fn sizes() -> Vec<usize> {
+    let mut n = vec![1_000, 10_000];
+    if std::env::var_os("GANFLOW_BENCH_FULL").is_some() {
+        n.push(100_000);
+    }
+    n
+}
+
+fn build(c: &mut Criterion) {
+    let mut group = c.benchmark_group("build");
+    for d in [1usize, 2, 3, 8] {
+        for &n in &sizes() {
+            let samples = gaussian(n, &vec![0.5; d], 1.0, 2).unwrap();
+            for (name, est) in ESTIMATORS {
+                group.bench_with_input(BenchmarkId::new(format!("{name}/d{d}"), n), &n, |b, _| {
+                    b.iter(|| est.build(samples.clone()).unwrap())
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+fn density_and_score(c: &mut Criterion) {
+    let mut group = c.benchmark_group("density_and_score");
+    group.sample_size(10);
+    for d in [1usize, 2, 3, 8] {
+        for &n in &sizes() {
+            let queries = gaussian(n, &vec![0.0; d], 1.0, 1).unwrap();
+            let samples = gaussian(n, &vec![0.5; d], 1.0, 2).unwrap();
+            let h = Bandwidth::Scott.compute("samples", &samples).unwrap();
+            for (name, est) in ESTIMATORS {
+                let sums = est.build(samples.clone()).unwrap();
+                group.bench_with_input(BenchmarkId::new(format!("{name}/d{d}"), n), &n, |b, _| {
+                    b.iter(|| kde(sums.as_ref(), &queries, h).unwrap())
+                });
+            }
+            if n <= 10_000 {
+                // The direct double loop, the oracle, for reference.
+                let direct = ExactSums::new(samples.clone());
+                group.bench_with_input(BenchmarkId::new(format!("direct/d{d}"), n), &n, |b, _| {
+                    b.iter(|| kde(&direct, &queries, h).unwrap())
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, build, density_and_score);
+criterion_main!(benches);
