@@ -109,7 +109,7 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
     let (data, target, names) = load_data(&args)?;
     let particles = load_init(&args, &data)?;
     // Files named in run.toml are made absolute, so that it works from any folder.
-    for path in [&mut args.data].into_iter().flatten() {
+    for path in [&mut args.data, &mut args.centers].into_iter().flatten() {
         *path = fs::canonicalize(&*path).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if Builtin::by_name(&args.init, 2).is_none() {
