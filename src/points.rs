@@ -148,19 +148,35 @@ impl Points {
     }
 }
 
-/// Per-feature standardisation `z = (x - mean) / std`, fitted on one set and applied to any.
-/// A feature with zero spread keeps std 1 (it is only shifted), so constant features (the
-/// always-blank corner pixels of the digits) pass through unchanged.
+/// An affine change of coordinates `x = mean + A z`, fitted on one set and applied to any:
+/// the flow runs on `z`, outputs are mapped back to `x`.
+///
+/// - [`Standardizer::fit`]: per-feature standardisation, `A = diag(std)`. A feature with zero
+///   spread keeps std 1 (it is only shifted), so constant features (the always-blank corner
+///   pixels of the digits) pass through unchanged. Use it when features differ in scale.
+/// - [`Standardizer::fit_whitening`]: whitening, `A = L` with `L Lᵀ` the covariance (plus a
+///   ridge of `1e-12` times its mean variance, so constant or collinear features do not make
+///   it singular). The isotropic kernel then acts as a full-covariance kernel on `x`. Use it
+///   when features are strongly correlated as well.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Standardizer {
-    /// Per-feature mean.
+    /// The mean.
     pub mean: Vec<f64>,
-    /// Per-feature standard deviation (1 where the feature is constant).
-    pub std: Vec<f64>,
+    /// `A`: per-feature standard deviations, or the covariance's Cholesky factor.
+    pub scale: Scale,
+}
+
+/// The linear part of a [`Standardizer`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scale {
+    /// `diag(std)`.
+    Diagonal(Vec<f64>),
+    /// Lower-triangular `L`, row-major `d × d`.
+    Cholesky(Vec<f64>),
 }
 
 impl Standardizer {
-    /// Fits the mean and standard deviation of `points`.
+    /// Per-feature standardisation of `points`.
     pub fn fit(points: &Points) -> Self {
         let std = points
             .variance()
@@ -169,46 +185,121 @@ impl Standardizer {
             .collect();
         Self {
             mean: points.mean(),
-            std,
+            scale: Scale::Diagonal(std),
         }
     }
 
-    /// `(x - mean) / std`.
+    /// Whitening of `points` by the Cholesky factor of their covariance.
+    pub fn fit_whitening(points: &Points) -> Self {
+        let d = points.dim();
+        let mean = points.mean();
+        let mut cov = vec![0.0; d * d];
+        for row in points.rows() {
+            let c: Vec<f64> = row.iter().zip(&mean).map(|(a, m)| a - m).collect();
+            for i in 0..d {
+                for j in 0..=i {
+                    cov[i * d + j] += c[i] * c[j];
+                }
+            }
+        }
+        let denom = (points.len().max(2) - 1) as f64;
+        let trace: f64 = (0..d).map(|i| cov[i * d + i]).sum::<f64>() / denom;
+        let ridge = 1e-12 * (trace / d as f64).max(f64::MIN_POSITIVE) + 1e-300;
+        let mut l = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..=i {
+                let mut s = cov[i * d + j] / denom + if i == j { ridge } else { 0.0 };
+                for k in 0..j {
+                    s -= l[i * d + k] * l[j * d + k];
+                }
+                l[i * d + j] = if i == j {
+                    s.max(ridge).sqrt()
+                } else {
+                    s / l[j * d + j]
+                };
+            }
+        }
+        Self {
+            mean,
+            scale: Scale::Cholesky(l),
+        }
+    }
+
+    /// `z = A⁻¹ (x - mean)`.
     pub fn forward(&self, points: &Points) -> Result<Points> {
-        self.map(points, |x, m, s| (x - m) / s)
+        self.map(points, |c, out| match &self.scale {
+            Scale::Diagonal(std) => {
+                for ((o, x), s) in out.iter_mut().zip(c).zip(std) {
+                    *o = x / s;
+                }
+            }
+            Scale::Cholesky(l) => {
+                let d = c.len();
+                for i in 0..d {
+                    let s: f64 = (0..i).map(|k| l[i * d + k] * out[k]).sum();
+                    out[i] = (c[i] - s) / l[i * d + i];
+                }
+            }
+        })
     }
 
-    /// `z std + mean`: back to the original units.
+    /// `x = mean + A z`: back to the original units.
     pub fn inverse(&self, points: &Points) -> Result<Points> {
-        self.map(points, |z, m, s| z * s + m)
-    }
-
-    /// A velocity (or any displacement) back in the original units: `v std`.
-    pub fn inverse_vector(&self, v: &[f64]) -> Vec<f64> {
-        v.iter()
-            .zip(self.std.iter().cycle())
-            .map(|(a, s)| a * s)
-            .collect()
-    }
-
-    fn map(&self, points: &Points, f: impl Fn(f64, f64, f64) -> f64) -> Result<Points> {
-        if points.dim() != self.mean.len() {
-            return Err(Error::DimensionMismatch {
-                what: "standardised points",
-                expected: self.mean.len(),
-                got: points.dim(),
-            });
-        }
-        let coords = points
+        let back = Points::new(
+            "standardised points",
+            self.inverse_vector(points.as_slice()),
+            points.dim(),
+        )?;
+        let coords = back
             .rows()
-            .flat_map(|row| {
-                row.iter()
+            .flat_map(|r| {
+                r.iter()
                     .zip(&self.mean)
-                    .zip(&self.std)
-                    .map(|((x, m), s)| f(*x, *m, *s))
+                    .map(|(a, m)| a + m)
                     .collect::<Vec<_>>()
             })
             .collect();
         Points::new("standardised points", coords, points.dim())
+    }
+
+    /// `A v` for each row of a flat `n × d` buffer: a velocity (or any displacement) back in
+    /// the original units.
+    pub fn inverse_vector(&self, v: &[f64]) -> Vec<f64> {
+        let d = self.mean.len();
+        match &self.scale {
+            Scale::Diagonal(std) => v
+                .iter()
+                .zip(std.iter().cycle())
+                .map(|(a, s)| a * s)
+                .collect(),
+            Scale::Cholesky(l) => v
+                .chunks_exact(d)
+                .flat_map(|z| {
+                    (0..d)
+                        .map(|i| (0..=i).map(|k| l[i * d + k] * z[k]).sum::<f64>())
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+        }
+    }
+
+    fn map(&self, points: &Points, f: impl Fn(&[f64], &mut [f64])) -> Result<Points> {
+        let d = self.mean.len();
+        if points.dim() != d {
+            return Err(Error::DimensionMismatch {
+                what: "standardised points",
+                expected: d,
+                got: points.dim(),
+            });
+        }
+        let mut coords = vec![0.0; points.as_slice().len()];
+        let mut centred = vec![0.0; d];
+        for (row, out) in points.rows().zip(coords.chunks_exact_mut(d)) {
+            for ((c, x), m) in centred.iter_mut().zip(row).zip(&self.mean) {
+                *c = x - m;
+            }
+            f(&centred, out);
+        }
+        Points::new("standardised points", coords, d)
     }
 }

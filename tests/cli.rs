@@ -547,3 +547,56 @@ fn optional_metrics_are_columns() {
         "{header}"
     );
 }
+
+#[test]
+fn whiten_writes_back_original_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: String = (0..120)
+        .map(|i| {
+            let (a, b) = ((i as f64 * 0.7).sin(), (i as f64 * 1.3).cos());
+            format!("{},{}\n", 100.0 + 30.0 * a, 5.0 + 2.0 * a + 0.3 * b)
+        })
+        .collect();
+    std::fs::write(dir.path().join("data.csv"), data).unwrap();
+    std::fs::write(dir.path().join("init.csv"), "90,4\n120,6.5\n").unwrap();
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run", "--data", "data.csv", "--init", "init.csv", "--whiten", "--steps", "0", "--out",
+            "o",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let back: Vec<f64> = read(&dir.path().join("o/final.csv"))
+        .lines()
+        .skip(1)
+        .flat_map(|l| {
+            l.split(',')
+                .map(|v| v.parse::<f64>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (a, b) in back.iter().zip([90.0, 4.0, 120.0, 6.5]) {
+        assert!((a - b).abs() <= 1e-9 * b, "{a} vs {b}");
+    }
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run", "--data", "data.csv", "--whiten", "--n", "100", "--steps", "10", "--out", "r",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run",
+            "--data",
+            "data.csv",
+            "--whiten",
+            "--standardize",
+            "--out",
+            "x",
+        ],
+    );
+    assert!(!o.status.success());
+}

@@ -118,3 +118,57 @@ fn bandwidth_annealing_schedule() {
         assert!(Simulation::new(cfg, p.clone(), p).is_err());
     }
 }
+
+/// Whitening: the data's covariance becomes the identity, the round trip is exact to
+/// rounding, and constant features do not break it.
+#[test]
+fn whitening_round_trip() {
+    use ganflow::points::Standardizer;
+    // Correlated 3-D data with a constant fourth feature.
+    let z = normal(4000, 3, 7);
+    let coords: Vec<f64> = z
+        .rows()
+        .flat_map(|r| {
+            vec![
+                10.0 + 3.0 * r[0],
+                -2.0 + 2.0 * r[0] + 0.5 * r[1],
+                0.1 * r[2] + r[1],
+                7.0,
+            ]
+        })
+        .collect();
+    let x = Points::new("x", coords, 4).unwrap();
+    let w = Standardizer::fit_whitening(&x);
+    let white = w.forward(&x).unwrap();
+    let var = white.variance();
+    for (k, v) in var.iter().enumerate().take(3) {
+        // Within the ridge (1e-12 of the mean variance) of 1.
+        assert!((v - 1.0).abs() < 1e-6, "variance of coordinate {k}: {v}");
+    }
+    assert!(
+        var[3] < 1e-12,
+        "the constant feature stays constant: {}",
+        var[3]
+    );
+    // Covariance off the diagonal vanishes.
+    let m = white.mean();
+    let cross: f64 = white
+        .rows()
+        .map(|r| (r[0] - m[0]) * (r[1] - m[1]))
+        .sum::<f64>()
+        / 3999.0;
+    assert!(cross.abs() < 1e-6, "{cross}");
+    let back = w.inverse(&white).unwrap();
+    for (a, b) in back.as_slice().iter().zip(x.as_slice()) {
+        assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{a} vs {b}");
+    }
+    // A displacement maps linearly: inverse(z + v) - inverse(z) = A v.
+    let v = vec![0.3, -0.2, 0.1, 0.0];
+    let z0 = Points::new("z0", vec![0.0; 4], 4).unwrap();
+    let z1 = Points::new("z1", v.clone(), 4).unwrap();
+    let (x0, x1) = (w.inverse(&z0).unwrap(), w.inverse(&z1).unwrap());
+    let av = w.inverse_vector(&v);
+    for ((a, b), c) in x1.row(0).iter().zip(x0.row(0)).zip(&av) {
+        assert!((a - b - c).abs() < 1e-12);
+    }
+}

@@ -180,6 +180,12 @@ pub struct RunArgs {
     /// written back in the original units.
     #[arg(long)]
     pub standardize: bool,
+    /// Run on whitened coordinates (the data's covariance becomes the identity; a
+    /// full-covariance kernel in the original units); outputs are written back in the
+    /// original units. For correlated features.
+    #[arg(long, conflicts_with = "standardize")]
+    #[serde(default)]
+    pub whiten: bool,
     /// Start: a built-in name (`gaussian`: N(0, I), or with --data a Gaussian with the data's
     /// per-feature mean and std; `uniform`: the box [-2, 2]^d, or with --data mean ± 2 std)
     /// or a CSV file of particles.

@@ -49,14 +49,27 @@ pub(super) fn load_data(args: &RunArgs) -> AnyResult<Loaded> {
     }
 }
 
+/// The coordinates the flow runs on, fitted on the data: standardised, whitened, or the
+/// data's own (`None`).
+fn coordinates(args: &RunArgs, data: &Points) -> Option<Standardizer> {
+    if args.whiten {
+        Some(Standardizer::fit_whitening(data))
+    } else if args.standardize {
+        Some(Standardizer::fit(data))
+    } else {
+        None
+    }
+}
+
 /// The starting particles, in the data's coordinates (before any standardisation).
 fn load_init(args: &RunArgs, data: &Points) -> AnyResult<Points> {
     let d = data.dim();
     let seed = args.seed.wrapping_add(1);
     let particles = match args.init.as_str() {
-        "gaussian" | "uniform" if args.data.is_some() || args.standardize => {
-            // Matched to the data: per-feature mean and std, so any data set works untuned.
-            let fit = Standardizer::fit(data);
+        "gaussian" | "uniform" if args.data.is_some() || args.standardize || args.whiten => {
+            // Matched to the data: per-feature mean and std (the full covariance when
+            // whitening), so any data set works untuned.
+            let fit = coordinates(args, data).unwrap_or_else(|| Standardizer::fit(data));
             let unit = if args.init == "gaussian" {
                 Builtin::Gaussian {
                     mean: vec![0.0; d],
@@ -127,7 +140,7 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
         IntegratorArg::Heun => Integrator::Heun,
     };
     let data_for_plot = args.plot.then(|| data.clone());
-    let standardizer = args.standardize.then(|| Standardizer::fit(&data));
+    let standardizer = coordinates(&args, &data);
     let (data_run, particles_run) = match &standardizer {
         Some(s) => (s.forward(&data)?, s.forward(&particles)?),
         None => (data, particles),
@@ -150,7 +163,9 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
                     )
                 })?;
             if standardizer.is_some() {
-                return Err("--data-density exact and --standardize cannot be combined".into());
+                return Err(
+                    "--data-density exact cannot be combined with --standardize or --whiten".into(),
+                );
             }
             Simulation::with_exact_density(config, particles_run, data_run, density)?
         }
@@ -158,7 +173,9 @@ pub fn run(mut args: RunArgs) -> AnyResult<()> {
     // Mode centres are in the data's units: not usable on standardised coordinates.
     let modes = match mode_centres(&args, target.as_ref())? {
         Some(_) if standardizer.is_some() && args.centers.is_some() => {
-            return Err("--centers are in the data's units: leave out --standardize".into());
+            return Err(
+                "--centers are in the data's units: leave out --standardize and --whiten".into(),
+            );
         }
         Some(_) if standardizer.is_some() => None,
         m => m,
