@@ -1,6 +1,6 @@
 """Peers of `ganflow bench`, for side-by-side timing on the same machine.
 
-Times, for N = M points in 2-D (queries from N(0, I), samples from N(0.5, I), Scott
+Times, for N = M points in --dim dimensions (default 2; queries from N(0, I), samples from N(0.5, I), Scott
 bandwidth as ganflow computes it: sigma * M^(-1/6), sigma the mean per-coordinate std):
 
 - scikit-learn's KD-tree KernelDensity, log-density only, at relative tolerance --rtol;
@@ -51,21 +51,25 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--rtol", type=float, default=1e-4)
+    p.add_argument("--dim", type=int, default=2)
     p.add_argument("--numpy", action="store_true", help="also time the numpy plug-in velocity")
+    p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn")
+    p.add_argument("--bandwidth", type=float, default=None, help="fixed bandwidth [Scott]")
     args = p.parse_args()
     rng = np.random.default_rng(0)
-    queries = rng.standard_normal((args.n, 2))
-    samples = rng.standard_normal((args.n, 2)) + 0.5
-    h = scott(samples)
+    queries = rng.standard_normal((args.n, args.dim))
+    samples = rng.standard_normal((args.n, args.dim)) + 0.5
+    h = args.bandwidth or scott(samples)
 
-    from sklearn.neighbors import KernelDensity
+    if not args.no_sklearn:
+        from sklearn.neighbors import KernelDensity
 
-    start = time.perf_counter()
-    kd = KernelDensity(bandwidth=h, kernel="gaussian", algorithm="kd_tree", rtol=args.rtol)
-    kd.fit(samples)
-    kd.score_samples(queries)
-    print(f"sklearn KD-tree log-density, N = M = {args.n}, rtol {args.rtol}: "
-          f"{time.perf_counter() - start:.2f} s")
+        start = time.perf_counter()
+        kd = KernelDensity(bandwidth=h, kernel="gaussian", algorithm="kd_tree", rtol=args.rtol)
+        kd.fit(samples)
+        kd.score_samples(queries)
+        print(f"sklearn KD-tree log-density, N = M = {args.n}, d = {args.dim}, rtol {args.rtol}: "
+              f"{time.perf_counter() - start:.2f} s")
 
     if args.numpy:
         start = time.perf_counter()
@@ -73,7 +77,7 @@ def main():
         lq, sq = kde_numpy(queries, samples, h)
         dstar = 1.0 / (1.0 + np.exp(lg - lq))
         v = dstar[:, None] * (sq - sg)
-        print(f"numpy brute-force plug-in velocity, N = M = {args.n}: "
+        print(f"numpy brute-force plug-in velocity, N = M = {args.n}, d = {args.dim}: "
               f"{time.perf_counter() - start:.2f} s (|v| mean {np.linalg.norm(v, axis=1).mean():.4f})")
 
 
