@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::{KernelSums, dist2};
+use super::{KernelSums, dist2, exp_nonpositive_in_place};
 use crate::points::Points;
 
 /// Queries per tile.
@@ -162,10 +162,10 @@ impl KernelSums for BlockedSums {
                             row.iter_mut().for_each(|t| *t = 0.0);
                             continue;
                         }
-                        for t in row.iter_mut() {
-                            *t = (*t - max[i]).exp();
-                            sum[i] += *t;
-                        }
+                        let m = max[i];
+                        row.iter_mut().for_each(|t| *t -= m);
+                        exp_nonpositive_in_place(row);
+                        sum[i] += row.iter().sum::<f64>();
                     }
                     // acc += E X: the weighted sums of the (centred) sample coordinates.
                     gemm(nq, ns, d, 1.0, &dots[..nq * ns], x, (d, 1), 1.0, acc);
