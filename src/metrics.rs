@@ -257,8 +257,22 @@ pub fn mode_coverage(samples: &Points, modes: &Modes) -> Result<ModeCoverage> {
 /// Near 0: particles sit on training points (copying them); around 1 or more: they fill in
 /// between. Data points with an exact duplicate (ratio undefined) are left out.
 pub fn memorization(particles: &Points, data: &Points) -> Result<f64> {
+    memorization_with_spacing(particles, data, &data_spacing(data)?)
+}
+
+/// Each data point's nearest other data point and squared distance to it: the denominator
+/// of [`memorization`], fixed for a run.
+pub fn data_spacing(data: &Points) -> Result<Vec<(usize, f64)>> {
+    crate::kde::kdtree::nearest(data, data, true)
+}
+
+/// [`memorization`] with the data's spacing computed once ([`data_spacing`]).
+pub fn memorization_with_spacing(
+    particles: &Points,
+    data: &Points,
+    spacing: &[(usize, f64)],
+) -> Result<f64> {
     let to_data = crate::kde::kdtree::nearest(data, particles, false)?;
-    let spacing = crate::kde::kdtree::nearest(data, data, true)?;
     let mut ratios: Vec<f64> = to_data
         .iter()
         .filter_map(|&(j, d2)| {
@@ -350,12 +364,14 @@ impl MetricsSpec {
 }
 
 /// Computes the optional metrics at each observation; keeps what the finite difference of
-/// the dissipation residual needs and the MMD's kernel width (the median pairwise distance
+/// the dissipation residual needs, the data's nearest-neighbour spacing (for the
+/// memorisation ratio, computed once) and the MMD's kernel width (the median pairwise distance
 /// of the data subsample, fixed for the run so that values are comparable over time).
 pub struct MetricsTracker {
     spec: MetricsSpec,
     data_sub: Option<Points>,
     mmd_sigma: f64,
+    spacing: Option<Vec<(usize, f64)>>,
     previous: Option<(f64, f64, f64)>,
 }
 
@@ -370,10 +386,16 @@ impl MetricsTracker {
         } else {
             (None, 0.0)
         };
+        let spacing = if spec.columns.contains(&"memorization") {
+            Some(data_spacing(data)?)
+        } else {
+            None
+        };
         Ok(Self {
             spec,
             data_sub,
             mmd_sigma,
+            spacing,
             previous: None,
         })
     }
@@ -418,7 +440,10 @@ impl MetricsTracker {
                 "modes_covered" => coverage.map(|c| c.covered as f64),
                 "high_quality" => coverage.map(|c| c.high_quality),
                 "modes_reverse_kl" => coverage.and_then(|c| c.reverse_kl),
-                "memorization" => Some(memorization(particles, data)?),
+                "memorization" => {
+                    let spacing = self.spacing.as_ref().expect("made for memorization");
+                    Some(memorization_with_spacing(particles, data, spacing)?)
+                }
                 "dissipation_residual" => {
                     let r = self.previous.and_then(|(t0, e0, r0)| {
                         (t > t0).then(|| (energy - e0) / (t - t0) + 0.5 * (rate + r0))

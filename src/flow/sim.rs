@@ -337,13 +337,25 @@ impl Simulation {
 
     /// The field at `x`, and the data-side densities when asked.
     fn field_at(&self, x: &Points, want_data: bool) -> Result<(Field, Option<DataSide>)> {
+        let (field, ds, _) = self.field_with_sums(x, want_data)?;
+        Ok((field, ds))
+    }
+
+    /// [`Self::field_at`], also handing back the kernel sums (the tree) built over `x`, so
+    /// that a later data-side evaluation at the same state does not build them again.
+    fn field_with_sums(
+        &self,
+        x: &Points,
+        want_data: bool,
+    ) -> Result<(Field, Option<DataSide>, Box<dyn KernelSums>)> {
         let sums = self.config.estimator.build(x.clone())?;
-        compute_field(
+        let (field, ds) = compute_field(
             self.config.scheme,
             self.config.loss,
             &self.inputs(sums.as_ref()),
             want_data,
-        )
+        )?;
+        Ok((field, ds, sums))
     }
 
     /// The field at arbitrary points `at` (a grid, say), given the current particles: the
@@ -485,7 +497,7 @@ impl Simulation {
         loop {
             self.refresh_bandwidth()?;
             let observe = (self.step - start).is_multiple_of(every) || halted.is_some();
-            let (field, mut ds) = self.field_at(&self.particles, observe)?;
+            let (field, mut ds, sums) = self.field_with_sums(&self.particles, observe)?;
             let d = self.particles.dim();
             let mut reason = if halted.is_some() {
                 halted
@@ -508,7 +520,6 @@ impl Simulation {
             };
             if observe || reason.is_some() {
                 if ds.is_none() {
-                    let sums = self.config.estimator.build(self.particles.clone())?;
                     ds = Some(data_side(&self.inputs(sums.as_ref()))?);
                 }
                 let diag = diagnostics(&field, ds.as_ref().expect("computed"), d);
