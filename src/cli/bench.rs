@@ -12,14 +12,7 @@ use ganflow::plot::{loglog_png, loglog_slope};
 
 use super::args::BenchArgs;
 use super::plot::whole;
-use super::{AnyResult, write_output};
-
-fn list<T: std::str::FromStr>(option: &str, s: &str) -> AnyResult<Vec<T>> {
-    s.split(',')
-        .map(|v| v.trim().parse::<T>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| format!("{option}: expected a comma-separated list, got {s:?}").into())
-}
+use super::{AnyResult, parse_list as list, write_output};
 
 /// One measured configuration.
 struct Row {

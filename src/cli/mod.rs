@@ -82,6 +82,14 @@ fn merge_config(args: RunArgs, matches: &ArgMatches) -> AnyResult<RunArgs> {
     Ok(resolved)
 }
 
+/// A comma-separated list option (`1000,3000`, `0,100,200`), each entry parsed as `T`.
+pub fn parse_list<T: std::str::FromStr>(option: &str, s: &str) -> AnyResult<Vec<T>> {
+    s.split(',')
+        .map(|v| v.trim().parse::<T>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| format!("{option}: expected a comma-separated list, got {s:?}").into())
+}
+
 /// A bandwidth option: `scott`, `silverman`, `scott:particles`, `silverman:particles` or a
 /// number.
 pub fn parse_bandwidth(option: &str, s: &str) -> AnyResult<BandwidthSpec> {
@@ -168,11 +176,7 @@ pub fn builtin(
                     m
                 }
                 Some(s) => {
-                    let values = s
-                        .split(',')
-                        .map(|v| v.trim().parse::<f64>())
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|_| format!("--mean: expected numbers, got {s:?}"))?;
+                    let values: Vec<f64> = parse_list("--mean", s)?;
                     match values.len() {
                         1 => vec![values[0]; dim],
                         _ => values,

@@ -204,15 +204,10 @@ pub fn plot(args: PlotArgs) -> AnyResult<()> {
     let run: RunArgs =
         toml::from_str(&text).map_err(|e| format!("{}: {e}", toml_path.display()))?;
     let (data, _, _) = super::run::load_data(&run)?;
-    let steps = args
+    let steps: Option<Vec<u64>> = args
         .steps
         .as_deref()
-        .map(|s| {
-            s.split(',')
-                .map(|v| v.trim().parse::<u64>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| format!("--steps: expected step numbers, got {s:?}"))
-        })
+        .map(|s| super::parse_list("--steps", s))
         .transpose()?;
     for path in plot_dir(&args.dir, &data, steps.as_deref(), args.arrows)? {
         println!("wrote {}", path.display());
