@@ -52,6 +52,11 @@ fn bitwise_identical_at_one_and_two_threads() {
         (Scheme::PlugIn, Estimator::Exact, Integrator::Heun),
         (
             Scheme::Variational,
+            Estimator::Grid { tol: 1e-6 },
+            Integrator::Euler,
+        ),
+        (
+            Scheme::Variational,
             Estimator::KdTree { tol: 1e-4 },
             Integrator::Heun,
         ),

@@ -20,7 +20,7 @@ fn check(
 ) -> f64 {
     let tol = match estimator {
         Estimator::Exact => 1e-12,
-        Estimator::KdTree { tol } | Estimator::Auto { tol } => tol,
+        Estimator::KdTree { tol } | Estimator::Grid { tol } | Estimator::Auto { tol } => tol,
     };
     let exact = ExactSums::new(samples.clone());
     let fast = estimator.build(samples.clone()).unwrap();
@@ -93,8 +93,8 @@ fn run_suite(estimator: Estimator) {
             }
         }
     }
-    if let Estimator::KdTree { tol } = estimator {
-        // The tree does cut: some error is visible at a loose tolerance.
+    if let Estimator::KdTree { tol } | Estimator::Grid { tol } = estimator {
+        // The estimator does approximate: some error is visible at a loose tolerance.
         if tol >= 1e-3 {
             assert!(worst > 0.0, "{estimator:?}: no truncation error at all");
         }
@@ -114,6 +114,56 @@ fn kdtree_suite_tight() {
 #[test]
 fn kdtree_suite_loose() {
     run_suite(Estimator::KdTree { tol: 1e-2 });
+}
+
+#[test]
+fn grid_suite_tight() {
+    run_suite(Estimator::Grid { tol: 1e-8 });
+}
+
+#[test]
+fn grid_suite_loose() {
+    run_suite(Estimator::Grid { tol: 1e-2 });
+}
+
+/// The grid itself answers (not its tree fallback) nearly every query inside a cloud, at
+/// the tolerance the benchmarks use, in 1-D and 2-D, and its answers meet the bound.
+#[test]
+fn grid_answers_queries_inside_the_cloud() {
+    use ganflow::kde::{Bandwidth, GridSums};
+    for d in [1usize, 2] {
+        let samples = normal(20_000, d, 50 + d as u64);
+        let h = Bandwidth::Scott.compute("samples", &samples).unwrap();
+        let queries = normal(2000, d, 60 + d as u64);
+        for tol in [1e-4, 1e-6] {
+            let grid = GridSums::new(samples.clone(), tol);
+            let (answered, fallback) = grid.coverage(&queries, h, None);
+            assert!(
+                answered >= 19 * queries.len() / 20,
+                "d={d} tol={tol}: grid answered {answered}, tree {fallback}"
+            );
+            let case = format!("grid coverage d={d} tol={tol}");
+            check(Estimator::Grid { tol }, &samples, &queries, h, None, &case);
+            // Weights spanning 12 orders of magnitude, as the variational scheme's do.
+            let lw: Vec<f64> = (0..samples.len())
+                .map(|k| ((k * 7919) % 97) as f64 / 97.0 * 28.0 - 14.0)
+                .collect();
+            let (answered, fallback) = grid.coverage(&queries, h, Some(&lw));
+            assert!(
+                answered >= 9 * queries.len() / 10,
+                "d={d} tol={tol} weighted: grid answered {answered}, tree {fallback}"
+            );
+            let case = format!("{case} weighted");
+            check(
+                Estimator::Grid { tol },
+                &samples,
+                &queries,
+                h,
+                Some(&lw),
+                &case,
+            );
+        }
+    }
 }
 
 #[test]

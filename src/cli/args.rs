@@ -49,11 +49,11 @@ pub struct BenchArgs {
     /// Dimensions.
     #[arg(long, default_value = "2")]
     pub dim: String,
-    /// Relative tolerances of the tree (and auto).
+    /// Relative tolerances of the tree and the grid (and auto).
     #[arg(long, default_value = "1e-4")]
     pub tol: String,
-    /// Estimators: exact, kdtree, auto.
-    #[arg(long, default_value = "exact,kdtree")]
+    /// Estimators: exact, kdtree, grid, auto.
+    #[arg(long, default_value = "exact,kdtree,grid")]
     pub estimators: String,
     /// Queries on which the accuracy is measured against the direct double loop.
     #[arg(long, default_value_t = 300)]
@@ -116,12 +116,16 @@ pub enum IntegratorArg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EstimatorArg {
-    /// k-d tree for d <= 12 and >= 2000 samples, else exact
+    /// exact below 2000 samples; grid in 1-D and in 2-D from 10^4 samples; k-d tree up to
+    /// d = 4; exact beyond
     Auto,
     /// brute force
     Exact,
     /// k-d tree with relative tolerance --tol (exact above d = 12)
     Kdtree,
+    /// binned sums on a grid with a per-query bound, relative tolerance --tol (d <= 2; the
+    /// k-d tree above, and for the queries the grid cannot certify)
+    Grid,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -145,7 +149,8 @@ pub struct FlowArgs {
     /// Density estimator.
     #[arg(long, value_enum, default_value = "auto")]
     pub estimator: EstimatorArg,
-    /// Relative tolerance of the k-d tree estimator (density; score relative to |score| + 1/h).
+    /// Relative tolerance of the tree and grid estimators (density; score relative to
+    /// |score| + 1/h).
     #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
     pub tol: f64,
     /// Bandwidth of both densities, in data units: `scott` or `silverman` (rule of thumb on

@@ -101,13 +101,17 @@ pub fn bench(args: BenchArgs) -> AnyResult<()> {
                         .iter()
                         .map(|&t| (t, Estimator::KdTree { tol: t }))
                         .collect(),
+                    "grid" => tols
+                        .iter()
+                        .map(|&t| (t, Estimator::Grid { tol: t }))
+                        .collect(),
                     "auto" => tols
                         .iter()
                         .map(|&t| (t, Estimator::Auto { tol: t }))
                         .collect(),
                     other => {
                         return Err(format!(
-                            "--estimators: unknown {other:?}; exact, kdtree or auto"
+                            "--estimators: unknown {other:?}; exact, kdtree, grid or auto"
                         )
                         .into());
                     }

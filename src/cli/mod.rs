@@ -137,6 +137,7 @@ pub fn flow_config(flow: &FlowArgs) -> AnyResult<FlowConfig> {
             EstimatorArg::Auto => Estimator::Auto { tol: flow.tol },
             EstimatorArg::Exact => Estimator::Exact,
             EstimatorArg::Kdtree => Estimator::KdTree { tol: flow.tol },
+            EstimatorArg::Grid => Estimator::Grid { tol: flow.tol },
         },
         bandwidth_g: match &flow.bandwidth_g {
             Some(s) => parse_bandwidth("--bandwidth-g", s)?,
