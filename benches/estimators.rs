@@ -1,23 +1,34 @@
 //! Every estimator side by side, one group per operation: building over M samples, and the
-//! log-density and score at N queries. N = M in {10^3, 10^4} by default (plus 10^5 with
-//! `GANFLOW_BENCH_FULL=1`), d in {1, 2, 3, 8}, tol 1e-4. Data are built outside the timed
-//! closures.
+//! log-density and score at N queries. N = M in {10^3, 10^4} by default (plus 10^5, and
+//! 10^6 for the grid alone, with `GANFLOW_BENCH_FULL=1`), d in {1, 2, 3, 8}, tol 1e-4 (the
+//! grid serves d <= 2; above, it is the tree, so it is benched there only). Data are built
+//! outside the timed closures.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ganflow::datasets::gaussian;
 use ganflow::kde::{Bandwidth, Estimator, ExactSums, kde};
 
-const ESTIMATORS: [(&str, Estimator); 2] = [
+const ESTIMATORS: [(&str, Estimator); 3] = [
     ("exact", Estimator::Exact),
     ("kdtree_tol1e-4", Estimator::KdTree { tol: 1e-4 }),
+    ("grid_tol1e-4", Estimator::Grid { tol: 1e-4 }),
 ];
 
 fn sizes() -> Vec<usize> {
     let mut n = vec![1_000, 10_000];
     if std::env::var_os("GANFLOW_BENCH_FULL").is_some() {
-        n.push(100_000);
+        n.extend([100_000, 1_000_000]);
     }
     n
+}
+
+/// Whether `est` is benched at `n` samples in `d` dimensions: the grid only where it is the
+/// grid (d <= 2), the others up to 10^5 (at 10^6 they would take hours).
+fn runs(est: Estimator, d: usize, n: usize) -> bool {
+    match est {
+        Estimator::Grid { .. } => d <= ganflow::kde::grid::MAX_DIM,
+        _ => n <= 100_000,
+    }
 }
 
 fn build(c: &mut Criterion) {
@@ -26,6 +37,9 @@ fn build(c: &mut Criterion) {
         for &n in &sizes() {
             let samples = gaussian(n, &vec![0.5; d], 1.0, 2).unwrap();
             for (name, est) in ESTIMATORS {
+                if !runs(est, d, n) {
+                    continue;
+                }
                 group.bench_with_input(BenchmarkId::new(format!("{name}/d{d}"), n), &n, |b, _| {
                     b.iter(|| est.build(samples.clone()).unwrap())
                 });
@@ -44,6 +58,9 @@ fn density_and_score(c: &mut Criterion) {
             let samples = gaussian(n, &vec![0.5; d], 1.0, 2).unwrap();
             let h = Bandwidth::Scott.compute("samples", &samples).unwrap();
             for (name, est) in ESTIMATORS {
+                if !runs(est, d, n) {
+                    continue;
+                }
                 let sums = est.build(samples.clone()).unwrap();
                 group.bench_with_input(BenchmarkId::new(format!("{name}/d{d}"), n), &n, |b, _| {
                     b.iter(|| kde(sums.as_ref(), &queries, h).unwrap())

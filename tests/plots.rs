@@ -180,7 +180,7 @@ fn bench_writes_one_row_per_configuration_and_a_picture() {
             "--tol",
             "1e-3,1e-6",
             "--estimators",
-            "exact,kdtree",
+            "exact,kdtree,grid",
             "--accuracy-points",
             "50",
             "--out",
@@ -198,8 +198,8 @@ fn bench_writes_one_row_per_configuration_and_a_picture() {
         )
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    // 2 sizes x 2 dimensions x (exact + 2 tolerances of the tree).
-    assert_eq!(rows.len(), 2 * 2 * 3);
+    // 2 sizes x 2 dimensions x (exact + 2 tolerances of the tree + 2 of the grid).
+    assert_eq!(rows.len(), 2 * 2 * 5);
     for r in &rows {
         let tol: f64 = r[4].parse().unwrap();
         let (dens_max, score_max): (f64, f64) = (r[7].parse().unwrap(), r[9].parse().unwrap());
@@ -208,4 +208,32 @@ fn bench_writes_one_row_per_configuration_and_a_picture() {
         assert!(r[5].parse::<f64>().unwrap() > 0.0);
     }
     assert_eq!(png_size(&dir.path().join("b/bench.png")), (800, 560));
+
+    // --skip-after 0: every series stops after its first (smallest) N.
+    let o = Command::new(env!("CARGO_BIN_EXE_ganflow"))
+        .current_dir(dir.path())
+        .args([
+            "bench",
+            "--n",
+            "400,200",
+            "--estimators",
+            "exact,grid",
+            "--skip-after",
+            "0",
+            "--accuracy-points",
+            "20",
+            "--out",
+            "c",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("c/bench.csv")).unwrap();
+    let ns: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(ns, ["200", "200"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("skipped"));
 }

@@ -58,6 +58,10 @@ pub struct BenchArgs {
     /// Queries on which the accuracy is measured against the direct double loop.
     #[arg(long, default_value_t = 300)]
     pub accuracy_points: usize,
+    /// Once an estimator takes longer than this many seconds at some N, its larger N are
+    /// skipped (so one grid can span 10^3..10^6 where each estimator finishes).
+    #[arg(long, default_value_t = 30.0)]
+    pub skip_after: f64,
     /// Timed repetitions; the fastest counts.
     #[arg(long, default_value_t = 1)]
     pub repeats: usize,

@@ -78,7 +78,10 @@ fn measure(
 }
 
 pub fn bench(args: BenchArgs) -> AnyResult<()> {
-    let ns: Vec<usize> = list("--n", &args.n)?;
+    let mut ns: Vec<usize> = list("--n", &args.n)?;
+    ns.sort_unstable();
+    // (estimator, dimension, tolerance) series that ran past --skip-after.
+    let mut stopped: Vec<(String, usize, u64)> = Vec::new();
     let dims: Vec<usize> = list("--dim", &args.dim)?;
     let tols: Vec<f64> = list("--tol", &args.tol)?;
     let names: Vec<String> = list("--estimators", &args.estimators)?;
@@ -117,12 +120,23 @@ pub fn bench(args: BenchArgs) -> AnyResult<()> {
                     }
                 };
                 for (tol, estimator) in estimators {
+                    let key = (name.clone(), dim, tol.to_bits());
+                    if stopped.contains(&key) {
+                        println!(
+                            "{name:<8} {n:>8} {m:>8} {dim:>4} {tol:>8.0e} skipped (over {} s at a smaller N)",
+                            args.skip_after
+                        );
+                        continue;
+                    }
                     let (seconds, e) =
                         measure(estimator, &queries, &samples, h, args.repeats, &check)?;
                     println!(
                         "{:<8} {:>8} {:>8} {:>4} {:>8.0e} {:>10.4} {:>10.2e} {:>10.2e} {:>10.2e} {:>10.2e}",
                         name, n, m, dim, tol, seconds, e[0], e[1], e[2], e[3]
                     );
+                    if seconds > args.skip_after {
+                        stopped.push(key);
+                    }
                     rows.push(Row {
                         estimator: name.clone(),
                         n,
