@@ -10,7 +10,8 @@
 //! where `A = ∇ log(1 - D*)` is the *adversarial connection*; the flow is at rest exactly when
 //! `ρ = p`, and `d(2 JSD)/dt = -||A||²` along it. ganflow carries `ρ` by particles and
 //! estimates both densities by Gaussian kernel density estimation in log space, exactly
-//! ([`kde::ExactSums`]) or on a k-d tree with a proven error bound ([`kde::kdtree`]).
+//! ([`kde::ExactSums`]), or with a proven error bound on a k-d tree ([`kde::kdtree`]) or on a
+//! grid whose cost is near-linear in the particle count ([`kde::grid`], `d <= 2`).
 //!
 //! ```
 //! use ganflow::{FlowConfig, Points, Simulation};

@@ -15,8 +15,9 @@
 //! so nothing underflows however large `|q - x_k|² / h²` gets.
 //!
 //! Implementations: [`ExactSums`] (the direct double loop, the oracle), [`BlockedSums`] (the
-//! same sums by blocked matrix products, what `exact` runs) and the k-d tree ([`kdtree`]),
-//! chosen through [`Estimator`].
+//! same sums by blocked matrix products, what `exact` runs), the k-d tree ([`kdtree`]) and
+//! the grid ([`grid`], near-linear in the sample count for `d <= 2`), chosen through
+//! [`Estimator`].
 
 mod bandwidth;
 mod blocked;
