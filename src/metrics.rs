@@ -15,7 +15,9 @@ use crate::points::Points;
 /// thread count.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Diagnostics {
-    /// JSD estimate `E / 2`, in nats (in `[0, ln 2]`).
+    /// JSD estimate `E / 2`, in nats: at most `ln 2`. It is a sample average of log-ratios of
+    /// kernel estimates, not the JSD of two densities, so near equilibrium it can dip a
+    /// little below 0 (measured: -0.004 with 2000 points in 128-D).
     pub jsd: f64,
     /// The discrete energy `E` of MATH.md section 3 (a KDE-regularised `2 JSD`).
     pub energy: f64,
