@@ -290,6 +290,22 @@ fn fast_exp_matches_std() {
         .iter()
         .map(|x| if *x < -708.0 { 0.0 } else { x.exp() })
         .collect();
+    // With a shift, and the sum (taken in interleaved lanes) against a plain one.
+    let shifted: Vec<f64> = xs.iter().map(|x| x + 3.5).collect();
+    let mut got = shifted.clone();
+    let sum = ganflow::kde::exp_shifted_sum(&mut got, 3.5);
+    let plain: f64 = got.iter().sum();
+    // Both sums round 2e5 terms: they agree to n eps.
+    assert!((sum - plain).abs() <= 1e-12 * plain, "{sum} vs {plain}");
+    for ((x, g), e) in xs.iter().zip(&got).zip(&expect) {
+        // x + 3.5 - 3.5 differs from x by up to eps |x|, so exp by that relative amount.
+        if *e == 0.0 {
+            assert_eq!(*g, 0.0, "exp({x} + 3.5 - 3.5)");
+            continue;
+        }
+        let tol = (1e-15 + 2.3e-16 * x.abs()) * e;
+        assert!((g - e).abs() <= tol, "exp({x} + 3.5 - 3.5): {g} vs {e}");
+    }
     let mut got = xs.clone();
     ganflow::kde::exp_nonpositive_in_place(&mut got);
     for ((x, g), e) in xs.iter().zip(&got).zip(&expect) {

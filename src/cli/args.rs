@@ -120,8 +120,7 @@ pub enum IntegratorArg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EstimatorArg {
-    /// exact below 2000 samples; grid in 1-D and in 2-D from 10^4 samples; k-d tree up to
-    /// d = 4; exact beyond
+    /// grid in 1-D from 2000 samples and in 2-D from 20000; exact otherwise
     Auto,
     /// brute force
     Exact,

@@ -7,10 +7,16 @@
 //! out below `1e-6 (|q|² + |x|²)` is recomputed directly, so nearby and coincident points are
 //! exact; the log-sum-exp runs per query row across tiles with rescaling, as in
 //! [`ExactSums`](super::ExactSums), so nothing underflows.
+//!
+//! Speed: per pair, the distance, exponent, exponential, the tile's maximum and its sum run
+//! in branch-free loops (maximum and sum in eight interleaved lanes, the exponential compiled
+//! for AVX-512 or AVX2 when present), and the rare cancelled pair is fixed in a second pass.
+//! That took the sums from 2.8 x 10^8 to 5.5 x 10^8 kernel evaluations per second at
+//! N = M = 20000 in 16-D, and to 7.3 x 10^8 in 2-D, on the 2-core development machine.
 
 use rayon::prelude::*;
 
-use super::{KernelSums, dist2, exp_nonpositive_in_place};
+use super::{KernelSums, dist2, exp_shifted_sum};
 use crate::points::Points;
 
 /// Queries per tile.
@@ -90,6 +96,22 @@ fn gemm(
     }
 }
 
+/// The largest entry, taken in eight interleaved lanes so that the loop vectorises (`-inf`
+/// for an empty slice or one of `-inf` only; no entry is NaN).
+fn lane_max(xs: &[f64]) -> f64 {
+    let mut m = [f64::NEG_INFINITY; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &x) in m.iter_mut().zip(c) {
+            *a = if x > *a { x } else { *a };
+        }
+    }
+    for (a, &x) in m.iter_mut().zip(chunks.remainder()) {
+        *a = if x > *a { x } else { *a };
+    }
+    m.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
 impl KernelSums for BlockedSums {
     fn samples(&self) -> &Points {
         &self.samples
@@ -136,20 +158,37 @@ impl KernelSums for BlockedSums {
                     let x = &self.centred[s0 * d..(s0 + ns) * d];
                     // dots = Q Xᵀ: X is ns × d row-major, so Xᵀ has strides (1, d).
                     gemm(nq, d, ns, 1.0, &q, x, (1, d), 0.0, &mut dots[..nq * ns]);
+                    let norms = &self.norms[s0..s0 + ns];
+                    let lw = log_weights.map(|lw| &lw[s0..s0 + ns]);
                     for i in 0..nq {
                         let row = &mut dots[i * ns..(i + 1) * ns];
-                        let qi = &q[i * d..(i + 1) * d];
-                        let mut tile_max = f64::NEG_INFINITY;
-                        for (j, t) in row.iter_mut().enumerate() {
-                            let scale = q_norms[i] + self.norms[s0 + j];
-                            let mut d2 = scale - 2.0 * *t;
-                            if d2 < CANCELLATION_GUARD * scale {
-                                d2 = dist2(qi, &x[j * d..(j + 1) * d]);
-                            }
-                            let w = log_weights.map_or(0.0, |lw| lw[s0 + j]);
-                            *t = w - d2 * inv_2h2;
-                            tile_max = tile_max.max(*t);
+                        let qn = q_norms[i];
+                        // Squared distances, branch-free so that the loop vectorises; any
+                        // pair that lost too much to cancellation is recomputed after.
+                        let mut cancelled = false;
+                        for (t, &xn) in row.iter_mut().zip(norms) {
+                            let scale = qn + xn;
+                            let d2 = scale - 2.0 * *t;
+                            cancelled |= d2 < CANCELLATION_GUARD * scale;
+                            *t = d2;
                         }
+                        if cancelled {
+                            let qi = &q[i * d..(i + 1) * d];
+                            for (j, t) in row.iter_mut().enumerate() {
+                                if *t < CANCELLATION_GUARD * (qn + norms[j]) {
+                                    *t = dist2(qi, &x[j * d..(j + 1) * d]);
+                                }
+                            }
+                        }
+                        // Exponents, and their maximum in eight interleaved lanes.
+                        match lw {
+                            None => row.iter_mut().for_each(|t| *t *= -inv_2h2),
+                            Some(w) => row
+                                .iter_mut()
+                                .zip(w)
+                                .for_each(|(t, w)| *t = w - *t * inv_2h2),
+                        }
+                        let tile_max = lane_max(row);
                         if tile_max > max[i] {
                             let rescale = (max[i] - tile_max).exp();
                             sum[i] *= rescale;
@@ -162,10 +201,7 @@ impl KernelSums for BlockedSums {
                             row.iter_mut().for_each(|t| *t = 0.0);
                             continue;
                         }
-                        let m = max[i];
-                        row.iter_mut().for_each(|t| *t -= m);
-                        exp_nonpositive_in_place(row);
-                        sum[i] += row.iter().sum::<f64>();
+                        sum[i] += exp_shifted_sum(row, max[i]);
                     }
                     // acc += E X: the weighted sums of the (centred) sample coordinates.
                     gemm(nq, ns, d, 1.0, &dots[..nq * ns], x, (d, 1), 1.0, acc);

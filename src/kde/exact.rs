@@ -7,7 +7,7 @@ use crate::points::Points;
 
 /// Exact kernel sums: `O(n m d)` work, rayon over queries, no allocation per query.
 ///
-/// Each query is one running log-sum-exp ([`LogSumAcc`](super::LogSumAcc)) over the samples
+/// Each query is one running log-sum-exp (`LogSumAcc`) over the samples
 /// in their stored order, so results do not depend on the number of threads and no kernel
 /// value underflows (the largest term is always 1 before the final logarithm).
 #[derive(Clone, Debug)]

@@ -44,7 +44,7 @@
 //! A query is answered from the grid when, with `f̂` the estimated sum, `E_f` its bound and
 //! `E_m` the bound on the displacement sum (in bandwidths),
 //! `E_f <= tol f̂ / (1 + tol)` and `|E_m| <= tol (f̂ - E_f)`. Then, as for the tree
-//! ([`kdtree`](super::kdtree)), the log-sum is within `-ln(1 - tol)` and the shift within
+//! ([`kdtree`] module), the log-sum is within `-ln(1 - tol)` and the shift within
 //! `tol (|ŝ| + 1/h)`. Every other query (far in a tail, where the bound is loose relative to
 //! the tiny sum, or outside the grid) is answered by the k-d tree with the same `tol`, so the
 //! stated error holds for every query.
