@@ -2,7 +2,7 @@
 # Regenerates the README's Performance section: every figure measured in one run, on one
 # machine, one after the other (never two at once), into benches/results/.
 #
-#   benches/performance.sh            # about 10 minutes on 2 cores
+#   benches/performance.sh            # about 20 minutes on 2 cores
 #
 # 1. `ganflow bench`: density and score at N points from M = N samples in 2-D, N = 10^3..10^6,
 #    exact, kdtree and grid at tol 1e-4; each estimator stops once one size takes over 20 s.
