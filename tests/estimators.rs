@@ -166,6 +166,53 @@ fn grid_answers_queries_inside_the_cloud() {
     }
 }
 
+/// Points spread far wider than the bandwidth allows a grid for (a far outlier, a tiny h):
+/// the grid steps aside and the tree answers, within the bound.
+#[test]
+fn grid_steps_aside_for_a_huge_extent() {
+    let mut coords = normal(500, 2, 5).as_slice().to_vec();
+    coords.extend([1e12, -3e11]);
+    let samples = Points::new("s", coords, 2).unwrap();
+    let queries = queries_for(&samples, 6);
+    for h in [1e-3, 0.5] {
+        let case = format!("huge extent h={h}");
+        check(
+            Estimator::Grid { tol: 1e-6 },
+            &samples,
+            &queries,
+            h,
+            None,
+            &case,
+        );
+    }
+}
+
+/// A few stray samples far away do not stop the grid from answering the queries in the
+/// cloud (its extent leaves the outermost 0.1% out), and the answers meet the bound.
+#[test]
+fn grid_ignores_stray_samples_when_sizing() {
+    use ganflow::kde::{Bandwidth, GridSums};
+    let cloud = normal(20_000, 2, 7);
+    let h = Bandwidth::Scott.compute("samples", &cloud).unwrap();
+    let mut coords = cloud.as_slice().to_vec();
+    for k in 0..10 {
+        coords.extend([1e4 + k as f64, -2e4]);
+    }
+    let samples = Points::new("s", coords, 2).unwrap();
+    let queries = normal(1000, 2, 8);
+    let grid = GridSums::new(samples.clone(), 1e-4);
+    let (answered, fallback) = grid.coverage(&queries, h, None);
+    assert!(answered >= 950, "grid answered {answered}, tree {fallback}");
+    check(
+        Estimator::Grid { tol: 1e-4 },
+        &samples,
+        &queries,
+        h,
+        None,
+        "stray samples",
+    );
+}
+
 #[test]
 fn auto_suite() {
     run_suite(Estimator::Auto { tol: 1e-4 });

@@ -13,6 +13,11 @@
 //!    `u k(u)` along one axis for each component of the displacement sum;
 //! 3. each query reads the result back by the same `s`-point interpolation.
 //!
+//! The grid covers the queries that lie within reach of the samples, where the samples'
+//! extent leaves out the outermost 0.1% per side and axis (stray points would otherwise
+//! blow up the cell count), plus a margin of `T + s` nodes. Queries outside it go to the
+//! tree.
+//!
 //! The cost is `O((n + m) s^d)` for spreading and reading plus `O(cells · T)` per
 //! convolution pass. The number of cells grows like `(extent / δ)^d`, which for Scott's
 //! bandwidth (`h ∝ n^(-1/(d+4))`) is `n^(d/(d+4))`, so the whole is near-linear in `n`.
@@ -78,6 +83,8 @@ const HALF: usize = ORDER / 2;
 const REACH: f64 = 9.0;
 /// Most grid cells; a larger grid (particles spread far relative to `h`) means the tree.
 pub const MAX_CELLS: usize = 1 << 22;
+/// Share of the samples, on each side of each axis, left out of the extent the grid covers.
+const OUTLIER_SHARE: f64 = 1e-3;
 /// Slabs of axis 0 that spreading is split into (fixed, so the result is too).
 const SLABS: usize = 32;
 /// Rounding allowance, relative to the total weight.
@@ -457,18 +464,30 @@ impl Plan {
         let reach = kernels.t as f64 * delta;
         let mut lo = vec![f64::INFINITY; d];
         let mut hi = vec![f64::NEG_INFINITY; d];
+        let total: f64 = (0..samples.len()).map(weight).sum();
+        // The samples' extent per axis, with the outermost OUTLIER_SHARE on each side left
+        // out: a few stray points must not blow up the grid. Leaving them out is safe: any
+        // sample within reach of the box read is still spread onto the grid, and queries
+        // outside the box go to the tree.
         let mut slo = vec![f64::INFINITY; d];
         let mut shi = vec![f64::NEG_INFINITY; d];
-        let mut total = 0.0;
-        for (k, x) in samples.rows().enumerate() {
-            let w = weight(k);
-            total += w;
-            if w > 0.0 {
-                for a in 0..d {
-                    slo[a] = slo[a].min(x[a]);
-                    shi[a] = shi[a].max(x[a]);
-                }
+        let mut coords: Vec<f64> = Vec::with_capacity(samples.len());
+        for a in 0..d {
+            coords.clear();
+            coords.extend(
+                samples
+                    .rows()
+                    .enumerate()
+                    .filter(|&(k, _)| weight(k) > 0.0)
+                    .map(|(_, x)| x[a]),
+            );
+            if coords.is_empty() {
+                return None;
             }
+            let cut = (coords.len() as f64 * OUTLIER_SHARE) as usize;
+            let last = coords.len() - 1;
+            slo[a] = *coords.select_nth_unstable_by(cut, f64::total_cmp).1;
+            shi[a] = *coords.select_nth_unstable_by(last - cut, f64::total_cmp).1;
         }
         for q in queries.rows() {
             for a in 0..d {
@@ -487,9 +506,13 @@ impl Plan {
                 return None;
             }
             origin[a] = lo[a] - pad;
-            let n = ((hi[a] - lo[a] + 2.0 * pad) / delta).ceil() as usize + 1;
-            dims[a] = n;
-            cells = cells.saturating_mul(n);
+            // In floating point first: a far outlier over a small bandwidth must not wrap.
+            let n = ((hi[a] - lo[a] + 2.0 * pad) / delta).ceil() + 1.0;
+            if n.is_nan() || n > MAX_CELLS as f64 {
+                return None;
+            }
+            dims[a] = n as usize;
+            cells = cells.saturating_mul(dims[a]);
         }
         if cells > MAX_CELLS {
             return None;
