@@ -130,14 +130,15 @@ pub enum Estimator {
     },
     /// Binned sums on a regular grid with a per-query error bound, the k-d tree for the
     /// queries the grid cannot certify; relative error at most `tol` (bound in [`grid`]).
-    /// Near-linear cost in `n` for `d <= 3`; above that it is the k-d tree.
+    /// Near-linear cost in `n` for `d <= 2` ([`grid::MAX_DIM`]); above that it is the k-d
+    /// tree.
     Grid {
         /// Relative tolerance, in (0, 1).
         tol: f64,
     },
     /// Picks by dimension and size (see [`Estimator::resolve`]).
     Auto {
-        /// Relative tolerance used when the tree is picked.
+        /// Relative tolerance used when the grid is picked.
         tol: f64,
     },
 }
