@@ -142,8 +142,7 @@ pub fn subsample(p: &Points, max: usize, seed: u64) -> Points {
     }
     let mut idx = sample_indices(&mut rng(seed), p.len(), max).into_vec();
     idx.sort_unstable();
-    let coords = idx.iter().flat_map(|&i| p.row(i).to_vec()).collect();
-    Points::new("subsample", coords, p.dim()).expect("rows of valid points")
+    p.select(&idx)
 }
 
 /// Median of the pairwise distances of `p` (the "median heuristic" kernel width).

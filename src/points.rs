@@ -90,6 +90,15 @@ impl Points {
         self.coords.chunks_exact(self.dim)
     }
 
+    /// The rows at `indices`, in that order (each index `< len()`).
+    pub fn select(&self, indices: &[usize]) -> Points {
+        let coords = indices.iter().flat_map(|&i| self.row(i)).copied().collect();
+        Points {
+            coords,
+            dim: self.dim,
+        }
+    }
+
     /// The row-major buffer.
     pub fn as_slice(&self) -> &[f64] {
         &self.coords

@@ -71,9 +71,9 @@ use rayon::prelude::*;
 use super::{BlockedSums, KernelSums, kdtree};
 use crate::points::Points;
 
-/// Largest dimension the grid serves. The code runs in 3-D, but there the cells needed at a
-/// tolerance of 1e-4..1e-6 exceed [`MAX_CELLS`] for every set measured (N = 1e3..3e4, Scott
-/// bandwidth), so 3-D goes to the k-d tree.
+/// Largest dimension the grid serves. In 3-D the cells needed at a tolerance of 1e-4..1e-6
+/// exceed [`MAX_CELLS`] for every set measured (N = 1e3..3e4, Scott bandwidth; measured with
+/// an earlier three-axis version of this code), so 3-D goes to the k-d tree.
 pub const MAX_DIM: usize = 2;
 /// Points per axis in the interpolation stencil.
 const ORDER: usize = 8;
@@ -104,7 +104,6 @@ const SPACINGS: [f64; 10] = [
 ];
 
 /// Kernel sums on a grid, with the k-d tree for the queries the grid cannot certify.
-/// (Stencils are written for three axes; [`MAX_DIM`] says which dimensions use them.)
 pub struct GridSums {
     samples: Points,
     tol: f64,
@@ -167,11 +166,14 @@ impl GridSums {
         if lw_max == f64::NEG_INFINITY {
             return all();
         }
-        let weight = |k: usize| log_weights.map_or(1.0, |lw| (lw[k] - lw_max).exp());
-        let Some(plan) = Plan::new(&self.samples, queries, h, self.tol, &weight) else {
+        let weights: Vec<f64> = match log_weights {
+            None => vec![1.0; self.samples.len()],
+            Some(lw) => lw.iter().map(|w| (w - lw_max).exp()).collect(),
+        };
+        let Some(plan) = Plan::new(&self.samples, queries, h, self.tol, &weights) else {
             return all();
         };
-        let grids = plan.convolve(&self.samples, &weight);
+        let grids = plan.convolve(&self.samples, &weights);
         let tol = self.tol;
         let flags: Vec<bool> = log_sum
             .par_iter_mut()
@@ -182,7 +184,7 @@ impl GridSums {
                 let Some((f, m, ef, em)) = plan.read(&grids, q) else {
                     return true;
                 };
-                let em_norm = em.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let em_norm = em[..d].iter().map(|v| v * v).sum::<f64>().sqrt();
                 let ok = f > 0.0 && ef * (1.0 + tol) <= tol * f && em_norm <= tol * (f - ef);
                 if ok {
                     *ls = f.ln() + lw_max;
@@ -224,11 +226,7 @@ impl KernelSums for GridSums {
             tree.eval_unchecked(queries, h, log_weights, log_sum, shift);
             return;
         }
-        let coords: Vec<f64> = rest
-            .iter()
-            .flat_map(|&i| queries.row(i).iter().copied())
-            .collect();
-        let sub = Points::new("queries", coords, d).expect("rows of a valid point set");
+        let sub = queries.select(&rest);
         let mut ls = vec![0.0; rest.len()];
         let mut sh = vec![0.0; rest.len() * d];
         tree.eval_unchecked(&sub, h, log_weights, &mut ls, &mut sh);
@@ -359,8 +357,8 @@ struct Kernels {
 }
 
 impl Kernels {
-    fn new(du: f64, d: usize) -> Self {
-        let (lambda, pi) = stencil_constants();
+    /// `lambda`, `pi`: the stencil's constants ([`stencil_constants`]).
+    fn new(du: f64, d: usize, (lambda, pi): (f64, f64)) -> Self {
         let factorial: f64 = (1..=ORDER).map(|v| v as f64).product();
         let cs = du.powi(ORDER as i32) * pi / factorial;
         let t = (REACH / du).ceil() as usize + 2 * ORDER;
@@ -415,9 +413,10 @@ impl Kernels {
 
     /// The coarsest spacing whose uniform-cloud bound is below `tol / 4`.
     fn for_tol(tol: f64, d: usize) -> Self {
+        let constants = stencil_constants();
         let mut last = None;
         for &du in &SPACINGS {
-            let k = Kernels::new(du, d);
+            let k = Kernels::new(du, d, constants);
             if k.uniform_ratio(d) <= tol / 4.0 {
                 return k;
             }
@@ -451,20 +450,14 @@ struct Grids {
 
 impl Plan {
     /// `None` when no query can be read from a grid of at most [`MAX_CELLS`] cells.
-    fn new(
-        samples: &Points,
-        queries: &Points,
-        h: f64,
-        tol: f64,
-        weight: &(dyn Fn(usize) -> f64 + Sync),
-    ) -> Option<Self> {
+    fn new(samples: &Points, queries: &Points, h: f64, tol: f64, weights: &[f64]) -> Option<Self> {
         let d = samples.dim();
         let kernels = Kernels::for_tol(tol, d);
         let delta = kernels.du * h;
         let reach = kernels.t as f64 * delta;
         let mut lo = vec![f64::INFINITY; d];
         let mut hi = vec![f64::NEG_INFINITY; d];
-        let total: f64 = (0..samples.len()).map(weight).sum();
+        let total: f64 = weights.iter().sum();
         // The samples' extent per axis, with the outermost OUTLIER_SHARE on each side left
         // out: a few stray points must not blow up the grid. Leaving them out is safe: any
         // sample within reach of the box read is still spread onto the grid, and queries
@@ -477,9 +470,9 @@ impl Plan {
             coords.extend(
                 samples
                     .rows()
-                    .enumerate()
-                    .filter(|&(k, _)| weight(k) > 0.0)
-                    .map(|(_, x)| x[a]),
+                    .zip(weights)
+                    .filter(|&(_, &w)| w > 0.0)
+                    .map(|(x, _)| x[a]),
             );
             if coords.is_empty() {
                 return None;
@@ -564,9 +557,9 @@ impl Plan {
         Some(s)
     }
 
-    /// Grid sizes padded to three axes.
-    fn dims3(&self) -> [usize; 3] {
-        let mut n = [1; 3];
+    /// Grid sizes padded to two axes (a 1-D grid has rows of one node).
+    fn dims2(&self) -> [usize; 2] {
+        let mut n = [1; 2];
         n[..self.d].copy_from_slice(&self.dims);
         n
     }
@@ -576,12 +569,12 @@ impl Plan {
     /// Spreading runs in parallel over fixed slabs of axis 0: each slab visits every sample
     /// in order and adds the part of its stencil inside the slab, so each node's sum is taken
     /// in sample order, as on one thread.
-    fn convolve(&self, samples: &Points, weight: &(dyn Fn(usize) -> f64 + Sync)) -> Grids {
+    fn convolve(&self, samples: &Points, weights: &[f64]) -> Grids {
         let d = self.d;
         let cells: usize = self.dims.iter().product();
-        let dims3 = self.dims3();
-        let row = dims3[1] * dims3[2];
-        let slab_rows = dims3[0].div_ceil(SLABS);
+        let dims2 = self.dims2();
+        let row = dims2[1];
+        let slab_rows = dims2[0].div_ceil(SLABS);
         let mut spread = vec![0.0; cells];
         let mut linear = vec![0.0; cells];
         spread
@@ -591,13 +584,12 @@ impl Plan {
             .for_each(|(slab, (sp, li))| {
                 let r0 = slab * slab_rows;
                 let r1 = r0 + sp.len() / row;
-                for (k, x) in samples.rows().enumerate() {
+                for (x, &w) in samples.rows().zip(weights) {
                     // Cheap test first: does the stencil reach this slab's rows at all?
                     let p = ((x[0] - self.origin[0]) / self.delta).floor();
                     if !(p + HALF as f64 >= r0 as f64 && p - (HALF as f64) < r1 as f64) {
                         continue;
                     }
-                    let w = weight(k);
                     if w == 0.0 {
                         continue;
                     }
@@ -606,8 +598,8 @@ impl Plan {
                     let (Some(st), Some(ce)) = (self.stencil(x), self.cell(x)) else {
                         continue;
                     };
-                    st.add_rows(sp, &dims3, r0, r1, w);
-                    ce.add_rows(li, &dims3, r0, r1, w);
+                    st.add_rows(sp, &dims2, r0, r1, w);
+                    ce.add_rows(li, &dims2, r0, r1, w);
                 }
             });
         let kn = &self.kernels;
@@ -662,20 +654,20 @@ impl Plan {
     }
 
     /// The estimate at `q`: `(f̂, m̂, E_f, E_m)` (sum, displacement sum in bandwidths and their
-    /// bounds), or `None` when `q` is outside the box read from the grid.
+    /// bounds; entries of `m̂` and `E_m` past `d` are unused), or `None` when `q` is outside
+    /// the box read from the grid.
     #[allow(clippy::type_complexity)]
     fn read(&self, g: &Grids, q: &[f64]) -> Option<(f64, [f64; MAX_DIM], f64, [f64; MAX_DIM])> {
-        let d = self.d;
         let inside = |(v, (lo, hi)): (&f64, (&f64, &f64))| *v >= *lo && *v <= *hi;
         if !q.iter().zip(self.lo.iter().zip(&self.hi)).all(inside) {
             return None;
         }
         let st = self.stencil(q)?;
         let ce = self.cell(q)?;
-        let dims3 = self.dims3();
+        let dims2 = self.dims2();
         let mut f = 0.0;
         let mut m = [0.0; MAX_DIM];
-        st.visit(&dims3, |i, v| {
+        st.visit(&dims2, |i, v| {
             f += v * g.dens[i];
             for (ma, grid) in m.iter_mut().zip(&g.disp) {
                 *ma += v * grid[i];
@@ -683,7 +675,7 @@ impl Plan {
         });
         let mut ef = f64::INFINITY;
         let mut em = [f64::INFINITY; MAX_DIM];
-        ce.visit(&dims3, |i, _| {
+        ce.visit(&dims2, |i, _| {
             ef = ef.min(g.bound_dens[i]);
             for (ea, grid) in em.iter_mut().zip(&g.bound_disp) {
                 *ea = ea.min(grid[i]);
@@ -691,65 +683,52 @@ impl Plan {
         });
         let tail = self.kernels.tail * self.total;
         ef += tail;
-        for v in em.iter_mut().take(d) {
-            *v += tail;
-        }
-        for v in em.iter_mut().skip(d) {
-            *v = 0.0;
-        }
+        em.iter_mut().for_each(|v| *v += tail);
         Some((f, m, ef, em))
     }
 }
 
-/// The nodes around a point and their weights, per axis, padded to three axes (a missing
+/// The nodes around a point and their weights, per axis, padded to two axes (a missing
 /// axis has one node of weight 1).
 #[derive(Clone, Copy)]
 struct Stencil {
-    first: [usize; 3],
-    len: [usize; 3],
-    w: [[f64; ORDER]; 3],
+    first: [usize; 2],
+    len: [usize; 2],
+    w: [[f64; ORDER]; 2],
 }
 
 impl Stencil {
     fn unit() -> Self {
-        let mut w = [[0.0; ORDER]; 3];
+        let mut w = [[0.0; ORDER]; 2];
         w.iter_mut().for_each(|r| r[0] = 1.0);
         Self {
-            first: [0; 3],
-            len: [1; 3],
+            first: [0; 2],
+            len: [1; 2],
             w,
         }
     }
 
     /// Calls `f(flat index, weight)` for every node, in row-major order.
     #[inline]
-    fn visit(&self, dims3: &[usize; 3], mut f: impl FnMut(usize, f64)) {
+    fn visit(&self, dims2: &[usize; 2], mut f: impl FnMut(usize, f64)) {
         for i in 0..self.len[0] {
-            let b0 = (self.first[0] + i) * dims3[1];
+            let b = (self.first[0] + i) * dims2[1] + self.first[1];
             for j in 0..self.len[1] {
-                let b1 = (b0 + self.first[1] + j) * dims3[2] + self.first[2];
-                let w01 = self.w[0][i] * self.w[1][j];
-                for k in 0..self.len[2] {
-                    f(b1 + k, w01 * self.w[2][k]);
-                }
+                f(b + j, self.w[0][i] * self.w[1][j]);
             }
         }
     }
 
     /// Adds `scale` times the weights into `out`, which holds rows `r0..r1` of axis 0.
     #[inline]
-    fn add_rows(&self, out: &mut [f64], dims3: &[usize; 3], r0: usize, r1: usize, scale: f64) {
+    fn add_rows(&self, out: &mut [f64], dims2: &[usize; 2], r0: usize, r1: usize, scale: f64) {
         let lo = self.first[0].max(r0);
         let hi = (self.first[0] + self.len[0]).min(r1);
         for r in lo..hi {
-            let i = r - self.first[0];
-            let b0 = (r - r0) * dims3[1];
+            let b = (r - r0) * dims2[1] + self.first[1];
+            let w0 = scale * self.w[0][r - self.first[0]];
             for j in 0..self.len[1] {
-                let b1 = (b0 + self.first[1] + j) * dims3[2] + self.first[2];
-                let w01 = scale * self.w[0][i] * self.w[1][j];
-                for k in 0..self.len[2] {
-                    out[b1 + k] += w01 * self.w[2][k];
-                }
+                out[b + j] += w0 * self.w[1][j];
             }
         }
     }

@@ -151,7 +151,7 @@ impl Default for Estimator {
 
 /// In 1-D, `auto` uses the grid from this many samples on (measured at N = M = 2000, tol
 /// 1e-6: grid 0.0018 s, exact 0.0071 s); below, exact.
-pub const AUTO_MIN_SAMPLES: usize = 2_000;
+pub const AUTO_GRID_MIN_SAMPLES_1D: usize = 2_000;
 
 /// From this many samples on, `auto` uses the grid in 2-D. Measured on the 2-core
 /// development machine (`ganflow bench`, N = M, tol 1e-6, exact / grid in seconds):
@@ -185,7 +185,7 @@ impl Estimator {
     }
 
     /// What this estimator becomes for `n` samples in `dim` dimensions: never `Auto`.
-    /// `Auto` picks the grid in 1-D from [`AUTO_MIN_SAMPLES`] and in 2-D from
+    /// `Auto` picks the grid in 1-D from [`AUTO_GRID_MIN_SAMPLES_1D`] and in 2-D from
     /// [`AUTO_GRID_MIN_SAMPLES_2D`], and exact otherwise.
     /// `Grid` above [`grid::MAX_DIM`] becomes the tree; `KdTree` above [`kdtree::MAX_DIM`]
     /// becomes exact.
@@ -197,7 +197,7 @@ impl Estimator {
             Estimator::Grid { tol } if dim <= grid::MAX_DIM => Estimator::Grid { tol },
             Estimator::Grid { tol } => Estimator::KdTree { tol }.resolve(dim, n),
             Estimator::Auto { tol }
-                if (dim == 1 && n >= AUTO_MIN_SAMPLES)
+                if (dim == 1 && n >= AUTO_GRID_MIN_SAMPLES_1D)
                     || (dim == 2 && n >= AUTO_GRID_MIN_SAMPLES_2D) =>
             {
                 Estimator::Grid { tol }
@@ -301,23 +301,19 @@ pub fn dist2(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
-/// `exp(x)` for `x <= 0`, elementwise over a slice, written branch-free so that the compiler
-/// vectorises it: `x = k ln 2 + r` (Cody-Waite, two-part ln 2), `exp(r)` by its Taylor series
-/// to degree 13 (`|r| <= ln 2 / 2`, truncation below 2e-17 relative), and `2^k` built in the
-/// exponent bits. Relative error within a few ulp of `f64::exp`; arguments below -708 (where
-/// `exp` turns subnormal) give 0, which is harmless here, where every slice holds terms
-/// relative to a maximum of 1. On CPUs with AVX-512 (or AVX2) and FMA the same loop is
-/// compiled 8 (or 4) lanes wide (measured with AVX2: 2.6 ns against 5.1 ns per element for
-/// `f64::exp`); Rust never fuses the multiplies and adds on its own, so every path gives the
-/// same bits.
-pub fn exp_nonpositive_in_place(xs: &mut [f64]) {
-    exp_shifted_sum(xs, 0.0);
-}
-
-/// `x <- exp(x - shift)` over a slice whose entries are all `<= shift` (the same exponential
-/// as [`exp_nonpositive_in_place`]), returning the sum of the results. The sum is taken in
-/// eight interleaved partial sums, added up in a fixed order, so that it vectorises and its
-/// value does not depend on the CPU path taken.
+/// `x <- exp(x - shift)` over a slice whose entries are all `<= shift`, returning the sum of
+/// the results.
+///
+/// The exponential is written branch-free so that the compiler vectorises it: `x = k ln 2 + r`
+/// (Cody-Waite, two-part ln 2), `exp(r)` by its Taylor series to degree 13
+/// (`|r| <= ln 2 / 2`, truncation below 2e-17 relative), and `2^k` built in the exponent
+/// bits. Relative error within a few ulp of `f64::exp`; arguments below -708 (where `exp`
+/// turns subnormal) give 0, which is harmless here, where every slice holds terms relative to
+/// a maximum of 1. On CPUs with AVX-512 (or AVX2) and FMA the same loop is compiled 8 (or 4)
+/// lanes wide (measured with AVX2: 2.6 ns against 5.1 ns per element for `f64::exp`); Rust
+/// never fuses the multiplies and adds on its own, so every path gives the same bits. The sum
+/// is taken in eight interleaved partial sums, added up in a fixed order, so that it
+/// vectorises and its value does not depend on the CPU path taken.
 pub fn exp_shifted_sum(xs: &mut [f64], shift: f64) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
@@ -367,7 +363,7 @@ fn exp_portable(xs: &mut [f64], shift: f64) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
-/// `exp(x)` for `x <= 0`, branch-free (see [`exp_nonpositive_in_place`]).
+/// `exp(x)` for `x <= 0`, branch-free (see [`exp_shifted_sum`]).
 #[inline(always)]
 fn exp_one(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
