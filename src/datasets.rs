@@ -283,6 +283,10 @@ impl Builtin {
     }
 }
 
+/// The largest coordinate magnitude read from a file: squared distances of points this far
+/// apart, summed over a thousand coordinates, stay far from overflow.
+pub const MAX_COORDINATE: f64 = 1e100;
+
 /// Reads points from a CSV file: comma-separated, one point per row, an optional header row
 /// (recognised by having no numeric field), any column names.
 ///
@@ -354,6 +358,16 @@ pub fn read_csv_with_header(path: &Path) -> Result<(Points, Option<Vec<String>>)
             if !value.is_finite() {
                 return Err(bad(line, Some(c + 1), format!("{field} is not finite")));
             }
+            if value.abs() > MAX_COORDINATE {
+                return Err(bad(
+                    line,
+                    Some(c + 1),
+                    format!(
+                        "{field} is too large: squared distances would overflow; rescale the \
+                         values to at most {MAX_COORDINATE:e} in magnitude"
+                    ),
+                ));
+            }
             coords.push(value);
         }
     }
@@ -380,7 +394,7 @@ pub fn write_points_named<W: std::io::Write>(
         None => w.write_record((0..points.dim()).map(|k| format!("x{k}")))?,
     }
     for row in points.rows() {
-        w.write_record(row.iter().map(|v| v.to_string()))?;
+        w.write_record(row.iter().map(|v| crate::output::fmt_f64(*v)))?;
     }
     w.flush()?;
     Ok(())

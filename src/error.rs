@@ -116,6 +116,22 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A configuration, `run.toml` or checkpoint file with bad content.
+    #[error("{}: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A command-line option (or its configuration key) with a bad value.
+    #[error("{option}: {message}")]
+    InvalidOption {
+        /// The option, as the user wrote it (`--every`).
+        option: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An input or output file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -124,6 +140,25 @@ pub enum Error {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// The run was interrupted (a signal, or an observer's request at a step) before `step`
+    /// was observed or taken.
+    #[error("interrupted at step {step}")]
+    Interrupted {
+        /// The step the run had reached.
+        step: u64,
+    },
+    /// The flow produced a non-finite velocity or position; the state kept is the last
+    /// finite one.
+    #[error(
+        "the flow became non-finite at step {step} (particle {particle}): the time step (--dt) \
+         may be too large for the field's speed, or a bandwidth too small for the data's scale"
+    )]
+    NonFiniteFlow {
+        /// The step.
+        step: u64,
+        /// The first offending particle.
+        particle: usize,
+    },
     /// An observer failed (its own error, boxed).
     #[error("observer failed: {0}")]
     Observer(Box<dyn std::error::Error + Send + Sync>),
@@ -131,6 +166,14 @@ pub enum Error {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An [`Error::Io`] naming `path`: for `map_err` on any file operation.
+pub fn io_at(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 /// Checks that `value` is strictly positive and finite.
 pub(crate) fn check_positive(what: &'static str, value: f64) -> Result<f64> {

@@ -32,11 +32,13 @@ pub mod metrics;
 pub mod output;
 pub mod plot;
 pub mod points;
+pub mod run;
 
 pub use error::{Error, Result};
 pub use flow::integrate::Integrator;
 pub use flow::sim::{
-    Anneal, FlowConfig, Observation, Observer, RunSummary, Simulation, StopReason, StopRule,
+    Anneal, FlowConfig, FlowState, Observation, Observer, RunSummary, Simulation, StopReason,
+    StopRule,
 };
 pub use flow::velocity::{Field, Loss, Scheme};
 pub use kde::{Bandwidth, BandwidthFrom, BandwidthSpec, Estimator};

@@ -373,7 +373,19 @@ pub struct MetricsTracker {
     data_sub: Option<Points>,
     mmd_sigma: f64,
     spacing: Option<Vec<(usize, f64)>>,
-    previous: Option<(f64, f64, f64)>,
+    previous: Option<DissipationPoint>,
+}
+
+/// What the dissipation residual keeps from one observation to the next: the time, the
+/// energy and the dissipation rate there. It is all the state a [`MetricsTracker`] carries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DissipationPoint {
+    /// Time.
+    pub t: f64,
+    /// Energy `E`.
+    pub energy: f64,
+    /// Dissipation rate.
+    pub rate: f64,
 }
 
 impl MetricsTracker {
@@ -399,6 +411,16 @@ impl MetricsTracker {
             spacing,
             previous: None,
         })
+    }
+
+    /// The state carried between observations (for checkpoints).
+    pub fn previous(&self) -> Option<DissipationPoint> {
+        self.previous
+    }
+
+    /// Restores [`MetricsTracker::previous`] (a resumed run).
+    pub fn set_previous(&mut self, p: Option<DissipationPoint>) {
+        self.previous = p;
     }
 
     /// The columns computed.
@@ -446,10 +468,10 @@ impl MetricsTracker {
                     Some(memorization_with_spacing(particles, data, spacing)?)
                 }
                 "dissipation_residual" => {
-                    let r = self.previous.and_then(|(t0, e0, r0)| {
-                        (t > t0).then(|| (energy - e0) / (t - t0) + 0.5 * (rate + r0))
+                    let r = self.previous.and_then(|p| {
+                        (t > p.t).then(|| (energy - p.energy) / (t - p.t) + 0.5 * (rate + p.rate))
                     });
-                    self.previous = Some((t, energy, rate));
+                    self.previous = Some(DissipationPoint { t, energy, rate });
                     r
                 }
                 _ => unreachable!("columns are checked by MetricsSpec::parse"),

@@ -1,12 +1,127 @@
-//! Observers that write a run to CSV: the trajectories and the metrics, streamed.
+//! Writing: the CSV recorder (trajectories and metrics, streamed), the one helper that
+//! writes a file whole, and the number format every CSV uses.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io_at};
 use crate::flow::sim::{Observation, Observer};
 use crate::metrics::MetricsTracker;
 use crate::points::Standardizer;
+
+/// `DIR/.STEM.tmp-PID.EXT` for `DIR/STEM.EXT`: where [`write_whole`] writes before renaming
+/// (the extension is kept, for writers that pick a format by it).
+pub fn temp_beside(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    parent.join(format!(".{stem}.tmp-{}{ext}", std::process::id()))
+}
+
+/// Whether a file name is one of [`temp_beside`]'s.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp-")
+}
+
+/// Writes `path` whole: `fill` writes a temporary file beside it (the path it is given),
+/// which is synced to disk and renamed over `path` only once complete. On any failure the
+/// temporary file is removed and `path` is left as it was. Every file that must never be
+/// seen half-written goes through here.
+pub fn write_whole(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = temp_beside(path);
+    let result = fill(&tmp).and_then(|()| {
+        File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io_at(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(io_at(path))?;
+        // The rename itself is durable once the folder is synced (best effort: not every
+        // file system lets a folder be opened for it).
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && let Ok(d) = File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// [`write_whole`] through a buffered writer.
+pub fn write_whole_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    write_whole(path, |tmp| {
+        let mut w = BufWriter::new(File::create(tmp).map_err(io_at(path))?);
+        fill(&mut w)?;
+        w.flush().map_err(io_at(path))
+    })
+}
+
+/// A number as every CSV of ganflow writes it: the shortest text that reads back to the same
+/// bits, in plain notation for moderate magnitudes (`0.5`, `120`) and in exponent notation
+/// otherwise (`1e300`, `2.5e-9`), so that no value becomes hundreds of digits long.
+pub fn fmt_f64(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || (1e-5..1e16).contains(&a) || !a.is_finite() {
+        v.to_string()
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// A writer that counts the bytes that pass through it: a checkpoint records how much of a
+/// streamed file belongs to the state it saves.
+#[derive(Debug)]
+pub struct Counted<W: Write> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Counted<W> {
+    /// Counts from `already` (the bytes a resumed file already holds).
+    pub fn new(inner: W, already: u64) -> Self {
+        Self {
+            inner,
+            bytes: already,
+        }
+    }
+
+    /// Bytes written so far, counting from the start of the file.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The writer inside.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 /// Header of `metrics.csv`.
 pub const METRICS_HEADER: [&str; 10] = [
@@ -73,6 +188,29 @@ impl<W: Write> CsvRecorder<W> {
         self
     }
 
+    /// Continues recordings already begun (a resumed run): the headers are not written again.
+    pub fn continuing(mut self) -> Self {
+        self.header_done = true;
+        self
+    }
+
+    /// Flushes both writers through to the writers inside and lends them out (a checkpoint
+    /// reads their positions and syncs them).
+    pub fn flush(&mut self) -> Result<(&W, &W)> {
+        self.trajectories
+            .flush()
+            .map_err(|e| Error::Observer(Box::new(e)))?;
+        self.metrics
+            .flush()
+            .map_err(|e| Error::Observer(Box::new(e)))?;
+        Ok((self.trajectories.get_ref(), self.metrics.get_ref()))
+    }
+
+    /// The optional metrics' tracker, if any.
+    pub fn tracker_mut(&mut self) -> Option<&mut MetricsTracker> {
+        self.extra.as_mut().map(|(t, _)| t)
+    }
+
     /// Flushes both writers and hands them back.
     pub fn finish(self) -> Result<(W, W)> {
         let t = self
@@ -110,7 +248,7 @@ impl<W: Write> Observer for CsvRecorder<W> {
         if !self.header_done {
             self.write_headers(d)?;
         }
-        let (step, t) = (o.step.to_string(), o.t.to_string());
+        let (step, t) = (o.step.to_string(), fmt_f64(o.t));
         let original;
         let (positions, velocity) = match &self.unscale {
             None => (
@@ -132,11 +270,11 @@ impl<W: Write> Observer for CsvRecorder<W> {
             self.row.push(step.clone());
             self.row.push(t.clone());
             self.row.push(i.to_string());
-            self.row.extend(x.iter().map(|v| v.to_string()));
+            self.row.extend(x.iter().map(|v| fmt_f64(*v)));
             if self.with_velocity {
                 let v = &velocity[i * d..(i + 1) * d];
-                self.row.extend(v.iter().map(|v| v.to_string()));
-                self.row.push(o.field.dstar[i].to_string());
+                self.row.extend(v.iter().map(|v| fmt_f64(*v)));
+                self.row.push(fmt_f64(o.field.dstar[i]));
             }
             self.trajectories.write_record(&self.row).map_err(csv_err)?;
         }
@@ -152,7 +290,7 @@ impl<W: Write> Observer for CsvRecorder<W> {
             o.h_q,
         ];
         let mut row = vec![step, t];
-        row.extend(values.iter().map(|v| v.to_string()));
+        row.extend(values.iter().map(|v| fmt_f64(*v)));
         if let Some((tracker, variational)) = &mut self.extra {
             let rate = if *variational {
                 o.field.velocity.iter().map(|v| v * v).sum::<f64>() / o.particles.len() as f64
@@ -161,11 +299,7 @@ impl<W: Write> Observer for CsvRecorder<W> {
             };
             let values = tracker.compute(o.particles, o.data, o.t, m.energy, rate)?;
             // An undefined value (the first dissipation residual) is an empty cell.
-            row.extend(
-                values
-                    .iter()
-                    .map(|v| v.map_or(String::new(), |x| x.to_string())),
-            );
+            row.extend(values.iter().map(|v| v.map_or(String::new(), fmt_f64)));
             self.last_extra = tracker.columns().iter().copied().zip(values).collect();
         }
         self.metrics.write_record(&row).map_err(csv_err)?;

@@ -28,7 +28,7 @@ fn tiny_run_writes_complete_files() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary = String::from_utf8_lossy(&o.stdout);
     assert!(
-        summary.starts_with("7 steps, t = 0.7000, stopped: Steps; jsd "),
+        summary.starts_with("7 steps, t = 0.7000, stopped: step count reached; jsd "),
         "{summary}"
     );
     assert!(
@@ -77,7 +77,7 @@ fn tiny_run_writes_complete_files() {
     // An existing folder is kept without --force, replaced with it.
     let o = ganflow(dir.path(), &args);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a run"));
     assert_eq!(read(&out.join("final.csv")), fin);
     args.push("--force");
     assert!(ganflow(dir.path(), &args).status.success());
@@ -180,7 +180,11 @@ fn bad_input_names_file_line_and_column() {
     assert!(!dir.path().join("o").exists());
     // A bad parameter.
     let o = ganflow(dir.path(), &["run", "--dt", "-1", "--out", "o"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("dt must be > 0 and finite, got -1"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--dt: must be > 0 and finite, got -1"),
+        "{err}"
+    );
     assert!(!dir.path().join("o").exists());
 }
 
@@ -248,7 +252,8 @@ fn run_toml_reproduces_final_csv_bit_for_bit() {
     std::fs::write(dir.path().join("bad.toml"), "stpes = 3\n").unwrap();
     let o = ganflow(dir.path(), &["run", "--config", "bad.toml", "--out", "d"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown key \"stpes\""));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml: unknown field `stpes`"), "{err}");
     assert!(!dir.path().join("d").exists());
 }
 

@@ -158,11 +158,9 @@ fn run_plot_and_plot_subcommand() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("recorded steps are 0,2,4,6"));
     // No temporary file is left beside the pictures.
     assert!(
-        std::fs::read_dir(&r).unwrap().all(|e| !e
+        std::fs::read_dir(&r)
             .unwrap()
-            .file_name()
-            .to_string_lossy()
-            .starts_with('.'))
+            .all(|e| !ganflow::output::is_temp_name(&e.unwrap().file_name().to_string_lossy()))
     );
 }
 

@@ -1,10 +1,10 @@
-//! Command-line arguments. `RunArgs` doubles as the configuration file's schema: its field
-//! names are the keys of `--config FILE.toml` and of the `run.toml` a run writes.
+//! Command-line arguments. `run`'s options that decide results are the library's
+//! [`RunSpec`], whose keys are also those of `--config FILE.toml` and of `run.toml`.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde::{Deserialize, Serialize};
+use clap::{Args, Parser, Subcommand};
+use ganflow::run::spec::{BandwidthText, EstimatorName, LossName, RunSpec, SchemeName};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,10 @@ pub enum Command {
     /// configuration into a new folder. With no option it runs the demo: 2000 particles from
     /// N(0, I) towards the ring of 8 Gaussians.
     Run(Box<RunArgs>),
+    /// Continue an interrupted, killed, failed or finished run from its last checkpoint, to
+    /// its own stop rule or to a new total (--steps, --time). The files end as an
+    /// uninterrupted run's would, byte for byte.
+    Resume(Box<ResumeArgs>),
     /// Evaluate the flow's velocity field without moving anything.
     Velocity(VelocityArgs),
     /// List the built-in distributions with their parameters.
@@ -86,217 +90,111 @@ pub struct PlotArgs {
     pub arrows: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SchemeArg {
-    /// v = w(D*) (grad log q - grad log g) (MATH.md section 2)
-    Plugin,
-    /// the exact particle gradient flow of the discrete energy (MATH.md section 3)
-    Variational,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LossArg {
-    /// weight D* (the paper's flow)
-    Minimax,
-    /// weight 1 - D*
-    NonSaturating,
-    /// weight 2 D* (1 - D*)^2
-    LeastSquares,
-    /// weight 1 (Fokker-Planck reference)
-    Kl,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum IntegratorArg {
-    /// x += dt v
-    Euler,
-    /// second order, two evaluations per step
-    Heun,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EstimatorArg {
-    /// grid in 1-D from 2000 samples and in 2-D from 20000; exact otherwise
-    Auto,
-    /// brute force
-    Exact,
-    /// k-d tree with relative tolerance --tol (exact above d = 12)
-    Kdtree,
-    /// binned sums on a grid with a per-query bound, relative tolerance --tol (d <= 2; the
-    /// k-d tree above, and for the queries the grid cannot certify)
-    Grid,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DataDensityArg {
-    /// kernel density estimate of the data samples
-    Kde,
-    /// the built-in target's closed-form density (Gaussian targets and mixtures only)
-    Exact,
-}
-
-/// Options that define the velocity field; shared by `run` and `velocity`.
-#[derive(Args, Clone, Debug, Serialize, Deserialize)]
+/// Options that define the velocity field, for `velocity` (`run` has them in its
+/// specification, under the same names).
+#[derive(Args, Clone, Debug)]
 pub struct FlowArgs {
     /// Velocity scheme.
     #[arg(long, value_enum, default_value = "plugin")]
-    pub scheme: SchemeArg,
+    pub scheme: SchemeName,
     /// Generator loss (plug-in scheme; the variational scheme is minimax by construction).
     #[arg(long, value_enum, default_value = "minimax")]
-    pub loss: LossArg,
+    pub loss: LossName,
     /// Density estimator.
     #[arg(long, value_enum, default_value = "auto")]
-    pub estimator: EstimatorArg,
+    pub estimator: EstimatorName,
     /// Relative tolerance of the tree and grid estimators (density; score relative to
-    /// |score| + 1/h).
+    /// |score| + 1/h), in (0, 1).
     #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
     pub tol: f64,
     /// Bandwidth of both densities, in data units: `scott` or `silverman` (rule of thumb on
-    /// the data, fixed for the run), `scott:particles` or `silverman:particles` (on the
-    /// current particles, recomputed every step), or a number.
+    /// the data), `scott:particles` or `silverman:particles` (on the particles), or a number.
     #[arg(long, default_value = "scott", allow_negative_numbers = true)]
-    pub bandwidth: String,
+    pub bandwidth: BandwidthText,
     /// Bandwidth of P_g (the particles' KDE) alone; same forms as --bandwidth.
     #[arg(long, allow_negative_numbers = true)]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub bandwidth_g: Option<String>,
+    pub bandwidth_g: Option<BandwidthText>,
     /// Bandwidth of P_data (the data's KDE) alone; same forms as --bandwidth.
     #[arg(long, allow_negative_numbers = true)]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub bandwidth_q: Option<String>,
+    pub bandwidth_q: Option<BandwidthText>,
 }
 
-#[derive(Args, Clone, Debug, Serialize, Deserialize)]
+impl FlowArgs {
+    /// The flow's configuration: the run specification's, with these options.
+    pub fn config(&self) -> ganflow::Result<ganflow::FlowConfig> {
+        let spec = RunSpec {
+            scheme: self.scheme,
+            loss: self.loss,
+            estimator: self.estimator,
+            tol: self.tol,
+            bandwidth: self.bandwidth,
+            bandwidth_g: self.bandwidth_g,
+            bandwidth_q: self.bandwidth_q,
+            ..RunSpec::default()
+        };
+        spec.check()?;
+        Ok(spec.flow_config())
+    }
+}
+
+/// `ganflow run`: the specification, and how to run it.
+#[derive(Args, Clone, Debug)]
 pub struct RunArgs {
-    /// Built-in target (see `ganflow datasets`); ignored with --data.
-    #[arg(long, default_value = "eight-gaussians")]
-    pub target: String,
-    /// Target samples from a CSV file (one point per row, optional header).
-    #[arg(long, value_name = "FILE.csv")]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub data: Option<PathBuf>,
-    /// Density of the target: `kde` of the samples, or the built-in's closed form (`exact`,
-    /// for gaussian, gaussian-mixture, eight- and twenty-five-gaussians).
-    #[arg(long, value_enum, default_value = "kde")]
-    pub data_density: DataDensityArg,
-    /// Run on per-feature standardised coordinates (fitted on the data); every output is
-    /// written back in the original units.
-    #[arg(long)]
-    pub standardize: bool,
-    /// Run on whitened coordinates (the data's covariance becomes the identity; a
-    /// full-covariance kernel in the original units); outputs are written back in the
-    /// original units. For correlated features.
-    #[arg(long, conflicts_with = "standardize")]
-    #[serde(default)]
-    pub whiten: bool,
-    /// Start: a built-in name (`gaussian`: N(0, I), or with --data a Gaussian with the data's
-    /// per-feature mean and std; `uniform`: the box [-2, 2]^d, or with --data mean ± 2 std)
-    /// or a CSV file of particles.
-    #[arg(long, default_value = "gaussian")]
-    pub init: String,
-    /// Number of particles (when the start is a built-in).
-    #[arg(long, default_value_t = 2000)]
-    pub n: usize,
-    /// Number of data samples drawn from a built-in target.
-    #[arg(long, default_value_t = 2000)]
-    pub m: usize,
-    /// Dimension of the built-in gaussian, gaussian-mixture and uniform.
-    #[arg(long, default_value_t = 2)]
-    pub dim: usize,
-    /// Mean of the gaussian target: one number for every coordinate or a comma-separated
-    /// list [default: 3 on the first coordinate, 0 elsewhere].
-    #[arg(long, allow_hyphen_values = true)]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub mean: Option<String>,
-    /// Standard deviation of the gaussian target [default: 1] or of each gaussian-mixture
-    /// component [default: 0.5].
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub std: Option<f64>,
-    /// Components of the gaussian-mixture target.
-    #[arg(long, default_value_t = 4)]
-    pub components: usize,
-    /// Number of steps (ignored with --time).
-    #[arg(long, default_value_t = 200)]
-    pub steps: u64,
-    /// Stop at this flow time instead of a step count (the last step is shortened to land on it).
-    #[arg(long, allow_negative_numbers = true)]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub time: Option<f64>,
-    /// Also stop once the connection norm ||A||^2 falls below this.
-    #[arg(long, allow_negative_numbers = true)]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub connection_tol: Option<f64>,
-    /// Time step (flow time units).
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
-    pub dt: f64,
-    /// Time integrator.
-    #[arg(long, value_enum, default_value = "euler")]
-    pub integrator: IntegratorArg,
-    /// Bandwidth annealing FACTOR:STEPS: both KDE bandwidths start FACTOR times larger and
-    /// shrink geometrically to their rule's value over STEPS steps. For starts far from the
-    /// data relative to the bandwidth (high dimension), where the flow would stall.
-    #[arg(long, value_name = "FACTOR:STEPS")]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub anneal: Option<String>,
     #[command(flatten)]
-    #[serde(flatten)]
-    pub flow: FlowArgs,
-    /// Record every K steps (and always the first and the last).
-    #[arg(long, default_value_t = 10)]
-    pub every: u64,
-    /// Add the velocity (v0..) and D* columns to trajectories.csv.
+    pub spec: RunSpec,
+    #[command(flatten)]
+    pub options: DriveArgs,
+    /// Output folder [default: the first free runs/run-N]. An existing folder is used only
+    /// when it is empty, or, with --force, when it holds nothing but a run's own files.
     #[arg(long)]
-    pub record_velocity: bool,
+    pub out: Option<PathBuf>,
+    /// Replace an existing run folder (never one with other files, the current folder, or
+    /// one holding an input file).
+    #[arg(long)]
+    pub force: bool,
     /// Also draw the run (as `ganflow plot DIR`): particles.png, metrics.png, flow.gif.
     #[arg(long)]
-    #[serde(skip)]
     pub plot: bool,
-    /// Optional metrics for metrics.csv: `all` or a comma-separated list of sliced_w2, mmd2,
-    /// modes_covered, high_quality, modes_reverse_kl, memorization, dissipation_residual
-    /// (computed in the flow's coordinates, standardised ones with --standardize).
-    #[arg(long, value_name = "LIST")]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub metrics: Option<String>,
-    /// Mode centres for the mode metrics, one per row (CSV) [default: the built-in
-    /// mixture's centres].
-    #[arg(long, value_name = "FILE.csv")]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub centers: Option<PathBuf>,
-    /// Standard deviation of each mode, with --centers (data units).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub center_std: Option<f64>,
-    /// Random seed of the built-in samples.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Read options from a TOML file (keys as the long options, as in a run's run.toml);
+    /// options given on the command line override it.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
+}
+
+/// How a run is driven, for `run` and `resume`: nothing here changes its results.
+#[derive(Args, Clone, Debug)]
+pub struct DriveArgs {
     /// Worker threads [default: all cores]. Results do not depend on it.
     #[arg(long)]
-    #[serde(skip)]
     pub threads: Option<usize>,
-    /// Output folder [default: the first free runs/run-N].
-    #[arg(long)]
-    #[serde(skip)]
-    pub out: Option<PathBuf>,
-    /// Replace an existing output folder.
-    #[arg(long)]
-    #[serde(skip)]
-    pub force: bool,
+    /// Write a checkpoint every K steps (as well as every --checkpoint-secs).
+    #[arg(long, value_name = "K")]
+    pub checkpoint_every: Option<u64>,
+    /// Write a checkpoint whenever this many seconds have passed since the last one (one is
+    /// always written at the start, on Ctrl-C or SIGTERM, and at the end).
+    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    pub checkpoint_secs: f64,
     /// No progress bar (it is shown on standard error for runs longer than a second, when
     /// that is a terminal).
     #[arg(long)]
-    #[serde(skip)]
     pub quiet: bool,
-    /// Read options from a TOML file (keys as the long options, with `_` for `-`, as in a
-    /// run's run.toml); options given on the command line override it.
-    #[arg(long, value_name = "FILE.toml")]
-    #[serde(skip)]
-    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ResumeArgs {
+    /// The run's folder (what was given as --out).
+    pub dir: PathBuf,
+    /// Run to this total number of steps [default: the run's own stop rule].
+    #[arg(long, conflicts_with = "time")]
+    pub steps: Option<u64>,
+    /// Run to this total flow time.
+    #[arg(long)]
+    pub time: Option<f64>,
+    #[command(flatten)]
+    pub options: DriveArgs,
+    /// Also draw the run (as `ganflow plot DIR`).
+    #[arg(long)]
+    pub plot: bool,
 }
 
 #[derive(Args, Clone, Debug)]

@@ -11,8 +11,8 @@ use ganflow::metrics::subsample;
 use ganflow::plot::{loglog_png, loglog_slope};
 
 use super::args::BenchArgs;
-use super::plot::whole;
 use super::{AnyResult, parse_list as list, write_output};
+use ganflow::output::write_whole;
 
 /// One measured configuration.
 struct Row {
@@ -86,9 +86,18 @@ pub fn bench(args: BenchArgs) -> AnyResult<()> {
     let tols: Vec<f64> = list("--tol", &args.tol)?;
     let names: Vec<String> = list("--estimators", &args.estimators)?;
     let mut rows = Vec::new();
-    println!(
+    say!(
         "{:<8} {:>8} {:>8} {:>4} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "estim.", "N", "M", "d", "tol", "seconds", "dens med", "dens max", "score med", "score max"
+        "estim.",
+        "N",
+        "M",
+        "d",
+        "tol",
+        "seconds",
+        "dens med",
+        "dens max",
+        "score med",
+        "score max"
     );
     for &dim in &dims {
         for &n in &ns {
@@ -122,7 +131,7 @@ pub fn bench(args: BenchArgs) -> AnyResult<()> {
                 for (tol, estimator) in estimators {
                     let key = (name.clone(), dim, tol.to_bits());
                     if stopped.contains(&key) {
-                        println!(
+                        say!(
                             "{name:<8} {n:>8} {m:>8} {dim:>4} {tol:>8.0e} skipped (over {} s at a smaller N)",
                             args.skip_after
                         );
@@ -130,9 +139,18 @@ pub fn bench(args: BenchArgs) -> AnyResult<()> {
                     }
                     let (seconds, e) =
                         measure(estimator, &queries, &samples, h, args.repeats, &check)?;
-                    println!(
+                    say!(
                         "{:<8} {:>8} {:>8} {:>4} {:>8.0e} {:>10.4} {:>10.2e} {:>10.2e} {:>10.2e} {:>10.2e}",
-                        name, n, m, dim, tol, seconds, e[0], e[1], e[2], e[3]
+                        name,
+                        n,
+                        m,
+                        dim,
+                        tol,
+                        seconds,
+                        e[0],
+                        e[1],
+                        e[2],
+                        e[3]
                     );
                     if seconds > args.skip_after {
                         stopped.push(key);
@@ -200,10 +218,11 @@ pub fn bench(args: BenchArgs) -> AnyResult<()> {
     }
     for (label, pts) in &series {
         if let Some(s) = loglog_slope(pts) {
-            println!("{label}: time grows like N^{s:.2}");
+            say!("{label}: time grows like N^{s:.2}");
         }
     }
-    let png = whole(&args.out.join("bench.png"), |p| {
+    let png = args.out.join("bench.png");
+    write_whole(&png, |p| {
         loglog_png(
             p,
             "density and score at N points from M samples",
@@ -212,7 +231,7 @@ pub fn bench(args: BenchArgs) -> AnyResult<()> {
             (800, 560),
         )
     })?;
-    println!(
+    say!(
         "wrote {} and {}",
         args.out.join("bench.csv").display(),
         png.display()

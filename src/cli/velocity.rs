@@ -3,10 +3,11 @@
 use std::path::Path;
 
 use ganflow::datasets::read_csv;
+use ganflow::output::fmt_f64;
 use ganflow::{Points, Simulation};
 
 use super::args::VelocityArgs;
-use super::{AnyResult, flow_config, write_output};
+use super::{AnyResult, write_output};
 
 /// The points of `--grid xmin,xmax,ymin,ymax,nx,ny`, row by row (x fastest).
 fn grid(spec: &str) -> AnyResult<Points> {
@@ -71,7 +72,7 @@ pub fn velocity(args: VelocityArgs) -> AnyResult<()> {
         )
         .into());
     }
-    let config = flow_config(&args.flow)?;
+    let config = args.flow.config()?;
     let sim = Simulation::new(config, particles, data)?;
     let field = match &at {
         Some(points) => sim.field_at_points(points)?,
@@ -86,15 +87,15 @@ pub fn velocity(args: VelocityArgs) -> AnyResult<()> {
         header.extend(["log_g", "log_q", "dstar"].map(String::from));
         csv.write_record(&header)?;
         for (i, x) in points.rows().enumerate() {
-            let mut row: Vec<String> = x.iter().map(f64::to_string).collect();
+            let mut row: Vec<String> = x.iter().map(|v| fmt_f64(*v)).collect();
             row.extend(
                 field.velocity[i * d..(i + 1) * d]
                     .iter()
-                    .map(f64::to_string),
+                    .map(|v| fmt_f64(*v)),
             );
-            row.push(field.log_g[i].to_string());
-            row.push(field.log_q[i].to_string());
-            row.push(field.dstar[i].to_string());
+            row.push(fmt_f64(field.log_g[i]));
+            row.push(fmt_f64(field.log_q[i]));
+            row.push(fmt_f64(field.dstar[i]));
             csv.write_record(&row)?;
         }
         csv.flush()?;

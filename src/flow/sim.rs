@@ -111,6 +111,40 @@ pub enum StopReason {
     },
 }
 
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Steps => write!(f, "step count reached"),
+            Self::Time => write!(f, "time reached"),
+            Self::Converged => write!(f, "converged (connection norm below the tolerance)"),
+            Self::Observer => write!(f, "stopped by an observer"),
+            Self::NonFinite { step, particle } => write!(
+                f,
+                "the velocity or the new position of particle {particle} is not finite at step {step}"
+            ),
+        }
+    }
+}
+
+/// Everything besides the particles that the driver carries from one step to the next: a
+/// run restored from it ([`Simulation::restore`]) continues bit for bit as if it had never
+/// stopped. The integrators keep nothing between steps, and the flow draws no random numbers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlowState {
+    /// Steps taken.
+    pub step: u64,
+    /// Time reached.
+    pub t: f64,
+    /// Time at the last step of irregular length (`t = t_base + uniform_steps dt`).
+    pub t_base: f64,
+    /// Whole steps of length `dt` since `t_base`.
+    pub uniform_steps: u64,
+    /// `P_g`'s bandwidth rule's value before annealing.
+    pub base_g: f64,
+    /// `P_data`'s bandwidth rule's value before annealing.
+    pub base_q: f64,
+}
+
 /// What an observer sees.
 #[derive(Debug)]
 pub struct Observation<'a> {
@@ -139,6 +173,19 @@ pub struct Observation<'a> {
 pub trait Observer {
     /// Called with the state and diagnostics.
     fn observe(&mut self, obs: &Observation<'_>) -> Result<ControlFlow<()>>;
+
+    /// Called at every step before it is observed or taken, with what a run continued from
+    /// here needs; `last` is set when the run stops here. Checkpointers write here; returning
+    /// `ControlFlow::Break(())` interrupts the run, which then returns
+    /// [`Error::Interrupted`].
+    fn at_step(
+        &mut self,
+        _state: &FlowState,
+        _particles: &Points,
+        _last: bool,
+    ) -> Result<ControlFlow<()>> {
+        Ok(ControlFlow::Continue(()))
+    }
 
     /// Called after every step with the step count and time: cheap progress reporting.
     fn progress(&mut self, _step: u64, _t: f64) {}
@@ -317,6 +364,38 @@ impl Simulation {
         (self.h_g, self.h_q)
     }
 
+    /// What a run continued from the current particles needs besides them.
+    pub fn state(&self) -> FlowState {
+        FlowState {
+            step: self.step,
+            t: self.t,
+            t_base: self.t_base,
+            uniform_steps: self.uniform_steps,
+            base_g: self.base_g,
+            base_q: self.base_q,
+        }
+    }
+
+    /// Puts the simulation where [`Simulation::state`] and the particles of a stopped run left
+    /// it, so that [`Simulation::run`] continues that run bit for bit.
+    pub fn restore(&mut self, state: &FlowState, particles: Points) -> Result<()> {
+        particles.check_same_dim("restored particles", &self.particles)?;
+        for (what, v) in [
+            ("restored bandwidth h_g", state.base_g),
+            ("restored bandwidth h_q", state.base_q),
+        ] {
+            check_positive(what, v)?;
+        }
+        self.particles = particles;
+        self.step = state.step;
+        self.t = state.t;
+        self.t_base = state.t_base;
+        self.uniform_steps = state.uniform_steps;
+        self.base_g = state.base_g;
+        self.base_q = state.base_q;
+        self.refresh_bandwidth()
+    }
+
     /// Whether `q` is a closed-form density rather than the KDE of the data.
     pub fn has_exact_density(&self) -> bool {
         self.exact_density.is_some()
@@ -470,8 +549,10 @@ impl Simulation {
         }))
     }
 
-    /// Runs until `stop` says so, showing `observer` the state at step 0, every `every`
-    /// steps, and at the end.
+    /// Runs until `stop` says so, showing `observer` the state at every step that is a
+    /// multiple of `every`, and at the end. Step counts and times in `stop` are totals since
+    /// step 0, so a restored simulation ([`Simulation::restore`]) finishes the run it
+    /// continues, with the same observations.
     pub fn run(
         &mut self,
         stop: &StopRule,
@@ -491,12 +572,17 @@ impl Simulation {
         if let Some(tol) = stop.connection_tol {
             check_positive("connection tolerance", tol)?;
         }
-        let every = every.max(1);
-        let start = self.step;
+        if every == 0 {
+            return Err(Error::OutOfRange {
+                what: "observation interval (steps)",
+                expected: "at least 1",
+                value: 0.0,
+            });
+        }
         let mut halted = None;
         loop {
             self.refresh_bandwidth()?;
-            let observe = (self.step - start).is_multiple_of(every) || halted.is_some();
+            let observe = self.step.is_multiple_of(every) || halted.is_some();
             let (field, mut ds, sums) = self.field_with_sums(&self.particles, observe)?;
             let d = self.particles.dim();
             let mut reason = if halted.is_some() {
@@ -506,7 +592,7 @@ impl Simulation {
                     step: self.step,
                     particle: i,
                 })
-            } else if stop.max_steps.is_some_and(|m| self.step - start >= m) {
+            } else if stop.max_steps.is_some_and(|m| self.step >= m) {
                 Some(StopReason::Steps)
             } else if stop.max_time.is_some_and(|m| self.t >= m * (1.0 - 1e-12)) {
                 Some(StopReason::Time)
@@ -518,11 +604,35 @@ impl Simulation {
             } else {
                 None
             };
+            if observer
+                .at_step(&self.state(), &self.particles, reason.is_some())?
+                .is_break()
+            {
+                return Err(Error::Interrupted { step: self.step });
+            }
             if observe || reason.is_some() {
                 if ds.is_none() {
                     ds = Some(data_side(&self.inputs(sums.as_ref()))?);
                 }
                 let diag = diagnostics(&field, ds.as_ref().expect("computed"), d);
+                if reason.is_none()
+                    && ![diag.jsd, diag.energy, diag.connection_norm2]
+                        .iter()
+                        .all(|v| v.is_finite())
+                {
+                    // Finite velocities but undefined diagnostics: densities that underflowed
+                    // or overflowed somewhere.
+                    let particle = field
+                        .log_g
+                        .iter()
+                        .zip(&field.log_q)
+                        .position(|(g, q)| !(g.is_finite() && q.is_finite()))
+                        .unwrap_or(0);
+                    reason = Some(StopReason::NonFinite {
+                        step: self.step,
+                        particle,
+                    });
+                }
                 let obs = Observation {
                     step: self.step,
                     t: self.t,

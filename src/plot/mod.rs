@@ -3,6 +3,8 @@
 //! text in the bundled DejaVu Sans Mono (licence beside this file), so no system font is
 //! needed.
 
+pub mod run_folder;
+
 use std::path::Path;
 use std::sync::Once;
 

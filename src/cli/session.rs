@@ -1,0 +1,208 @@
+//! What `run` and `resume` share on the command line: threads, signals, the progress bar,
+//! the summary, and how a run's end becomes an exit status.
+
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use ganflow::metrics::mode_coverage;
+use ganflow::plot::run_folder::draw_run;
+use ganflow::run::{Outcome, RunFolder, RunOptions};
+use ganflow::{Observation, Observer};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use super::args::DriveArgs;
+use super::{AnyResult, say};
+
+/// Signals seen, and the flag the driver polls at every step.
+pub struct Signals {
+    stop: Arc<AtomicBool>,
+    which: Arc<AtomicUsize>,
+}
+
+impl Signals {
+    /// Catches SIGINT and SIGTERM: the first sets the stop flag (the run checkpoints and
+    /// stops at its next step), a second exits at once with the signal's status.
+    pub fn catch() -> AnyResult<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let which = Arc::new(AtomicUsize::new(0));
+        for (sig, code) in [(SIGINT, 130), (SIGTERM, 143)] {
+            // Registered first, so it sees the flag as the previous signal left it.
+            signal_hook::flag::register_conditional_shutdown(sig, code, Arc::clone(&stop))?;
+            signal_hook::flag::register(sig, Arc::clone(&stop))?;
+            signal_hook::flag::register_usize(sig, Arc::clone(&which), sig as usize)?;
+        }
+        Ok(Self { stop, which })
+    }
+
+    /// The exit status for the signal that stopped the run: 128 + its number.
+    pub fn exit_code(&self) -> u8 {
+        match self.which.load(Ordering::SeqCst) {
+            s if s == SIGTERM as usize => 143,
+            _ => 130,
+        }
+    }
+}
+
+/// The driver's options from the command line, with the signals' flag.
+pub fn run_options(args: &DriveArgs, signals: &Signals) -> AnyResult<RunOptions> {
+    if let Some(t) = args.threads {
+        if t == 0 {
+            return Err("--threads: must be at least 1, got 0".into());
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()?;
+    }
+    if args.checkpoint_every == Some(0) {
+        return Err("--checkpoint-every: must be at least 1, got 0".into());
+    }
+    if args.checkpoint_secs.is_nan() || args.checkpoint_secs <= 0.0 {
+        return Err(format!(
+            "--checkpoint-secs: must be > 0, got {}",
+            args.checkpoint_secs
+        )
+        .into());
+    }
+    Ok(RunOptions {
+        checkpoint_every: args.checkpoint_every,
+        checkpoint_secs: args.checkpoint_secs,
+        interrupt: Some(Arc::clone(&signals.stop)),
+    })
+}
+
+/// Shows a progress bar with the live JSD on standard error, for runs that last longer than
+/// about a second.
+pub struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    shown: bool,
+    quiet: bool,
+}
+
+impl Progress {
+    pub fn new(total: u64, quiet: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps, ETA {eta}, {msg}")
+        {
+            bar.set_style(style);
+        }
+        Self {
+            bar,
+            started: Instant::now(),
+            shown: false,
+            quiet,
+        }
+    }
+
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Observer for Progress {
+    fn observe(&mut self, obs: &Observation<'_>) -> ganflow::Result<ControlFlow<()>> {
+        self.bar
+            .set_message(format!("jsd {:.4e}", obs.diagnostics.jsd));
+        Ok(ControlFlow::Continue(()))
+    }
+
+    fn progress(&mut self, step: u64, _t: f64) {
+        if !self.shown && !self.quiet && self.started.elapsed().as_secs_f64() > 1.0 {
+            // Hidden by indicatif itself when standard error is not a terminal.
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        self.bar.set_position(step);
+    }
+}
+
+/// Turns a run's end into lines and an exit status: the summary and the pictures for a
+/// finished run; for an interrupted or failed one, where it is and how to continue it.
+pub fn finish(
+    result: ganflow::Result<Outcome>,
+    folder: &RunFolder,
+    signals: &Signals,
+    plot: bool,
+) -> AnyResult<ExitCode> {
+    let dir = folder.path().display();
+    let outcome = match result {
+        Ok(o) => o,
+        Err(ganflow::Error::Interrupted { step }) => {
+            eprintln!(
+                "interrupted at step {step}; the run so far is in {dir} (checkpointed); \
+                 `ganflow resume {dir}` continues it"
+            );
+            return Ok(ExitCode::from(signals.exit_code()));
+        }
+        Err(e) => {
+            return Err(format!(
+                "{e}\nthe run so far is kept in {dir} (status failed in its run.toml)"
+            )
+            .into());
+        }
+    };
+    report(&outcome)?;
+    say(&format!("wrote {dir}"))?;
+    if plot {
+        match draw_run(folder.path(), &outcome.inputs.data, None, false) {
+            Ok(paths) => {
+                for p in paths {
+                    say(&format!("wrote {}", p.display()))?;
+                }
+            }
+            Err(e) => {
+                eprintln!(
+                    "error: drawing failed: {e}\nthe run itself is complete in {dir}; \
+                     `ganflow plot {dir}` draws it again"
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The summary of a finished run.
+fn report(o: &Outcome) -> AnyResult<()> {
+    let s = &o.summary;
+    let last = &s.last;
+    say(&format!(
+        "{} steps, t = {:.4}, stopped: {}; jsd {:.4e}, |A|^2 {:.4e}, mean D* {:.4} (particles) {:.4} (data); h_g {:.4}, h_q {:.4}; {:.2} s",
+        s.steps,
+        s.t,
+        s.reason,
+        last.jsd,
+        last.connection_norm2,
+        last.mean_dstar_particles,
+        last.mean_dstar_data,
+        o.h_g,
+        o.h_q,
+        o.seconds,
+    ))?;
+    let mut extra: Vec<String> = o
+        .metrics
+        .iter()
+        .filter_map(|(name, v)| v.map(|v| format!("{name} {v:.4}")))
+        .collect();
+    // The summary names the modes covered whenever the target's modes are known.
+    if let Some(m) = &o.inputs.modes
+        && !extra.iter().any(|e| e.starts_with("modes_covered"))
+    {
+        let c = mode_coverage(&o.particles, m)?;
+        extra.push(format!(
+            "modes covered {} of {} (high quality {:.3})",
+            c.covered,
+            m.centers.len(),
+            c.high_quality
+        ));
+    }
+    if !extra.is_empty() {
+        say(&extra.join(", "))?;
+    }
+    Ok(())
+}

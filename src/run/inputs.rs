@@ -1,0 +1,245 @@
+//! A specification's inputs, loaded once: the data, the starting particles, the coordinates
+//! the flow runs on, the target's closed form and mode centres, and a digest of all of it
+//! that a checkpoint carries so that `resume` can tell when an input file has changed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::spec::{DataDensity, RunSpec, Start};
+use crate::datasets::{Builtin, IsotropicMixture, read_csv, read_csv_with_header};
+use crate::error::{Error, Result, io_at};
+use crate::flow::sim::Simulation;
+use crate::metrics::Modes;
+use crate::points::{Points, Standardizer};
+
+/// A SHA-256 digest of a run's inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputDigest(pub [u8; 32]);
+
+impl std::fmt::Display for InputDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// Everything a specification reads, in the data's own units.
+#[derive(Debug)]
+pub struct Inputs {
+    /// The target samples.
+    pub data: Points,
+    /// The data's column names, where its file has a header.
+    pub names: Option<Vec<String>>,
+    /// The built-in target, unless the data come from a file.
+    pub target: Option<Builtin>,
+    /// The starting particles.
+    pub particles: Points,
+    /// The coordinates the flow runs on (standardised or whitened), or the data's own.
+    pub coordinates: Option<Standardizer>,
+    /// The closed-form data density, with `--data-density exact`.
+    pub density: Option<IsotropicMixture>,
+    /// Mode centres for the mode metrics, where known and usable.
+    pub modes: Option<Modes>,
+}
+
+impl Inputs {
+    /// Loads what `spec` names. Errors name the file or the option at fault.
+    pub fn load(spec: &RunSpec) -> Result<Self> {
+        let target = spec.target_builtin()?;
+        let (data, names) = match (&spec.data, &target) {
+            (Some(path), _) => read_csv_with_header(path)?,
+            (None, Some(b)) => (b.sample(spec.m, spec.seed)?, None),
+            (None, None) => unreachable!("a spec without --data has a built-in target"),
+        };
+        let coordinates = if spec.whiten {
+            Some(Standardizer::fit_whitening(&data))
+        } else if spec.standardize {
+            Some(Standardizer::fit(&data))
+        } else {
+            None
+        };
+        let particles = load_start(spec, &data, coordinates.as_ref())?;
+        let density = match spec.data_density {
+            DataDensity::Kde => None,
+            DataDensity::Exact => Some(
+                target
+                    .as_ref()
+                    .map(|b| b.density())
+                    .transpose()?
+                    .flatten()
+                    .ok_or_else(|| Error::InvalidOption {
+                        option: "--data-density".into(),
+                        message: format!(
+                            "exact needs a built-in target with a closed-form density \
+                             (gaussian, gaussian-mixture, eight-gaussians, twenty-five-gaussians), not {}",
+                            spec.data
+                                .as_ref()
+                                .map_or(spec.target.clone(), |p| p.display().to_string())
+                        ),
+                    })?,
+            ),
+        };
+        let modes = match (&spec.centers, spec.center_std) {
+            (Some(_), _) if coordinates.is_some() => {
+                return Err(Error::InvalidOption {
+                    option: "--centers".into(),
+                    message:
+                        "centres are in the data's units: leave out --standardize and --whiten"
+                            .into(),
+                });
+            }
+            (Some(path), Some(std)) => Some(Modes {
+                centers: read_csv(path)?,
+                std,
+            }),
+            // Built-in modes are in the data's units: dropped on standardised coordinates.
+            _ if coordinates.is_some() => None,
+            _ => target
+                .as_ref()
+                .map(|b| b.density())
+                .transpose()?
+                .flatten()
+                .map(|m| Modes {
+                    centers: m.centers,
+                    std: m.std,
+                }),
+        };
+        if let Some(m) = &modes {
+            m.centers
+                .check_same_dim("mode centres", &data)
+                .map_err(|_| Error::InvalidOption {
+                    option: "--centers".into(),
+                    message: format!(
+                        "the centres have {} columns but the data has {}",
+                        m.centers.dim(),
+                        data.dim()
+                    ),
+                })?;
+        }
+        Ok(Self {
+            data,
+            names,
+            target,
+            particles,
+            coordinates,
+            density,
+            modes,
+        })
+    }
+
+    /// The simulation at step 0: the flow on the run's coordinates.
+    pub fn simulation(&self, spec: &RunSpec) -> Result<Simulation> {
+        let (data, particles) = match &self.coordinates {
+            Some(s) => (s.forward(&self.data)?, s.forward(&self.particles)?),
+            None => (self.data.clone(), self.particles.clone()),
+        };
+        let config = spec.flow_config();
+        match &self.density {
+            None => Simulation::new(config, particles, data),
+            Some(m) => Simulation::with_exact_density(config, particles, data, m.clone()),
+        }
+    }
+
+    /// The digest of everything loaded: data, start, and mode centres, bit for bit.
+    pub fn digest(&self) -> InputDigest {
+        let mut h = Sha256::new();
+        let mut add = |label: &[u8], p: &Points| {
+            h.update(label);
+            h.update((p.len() as u64).to_le_bytes());
+            h.update((p.dim() as u64).to_le_bytes());
+            for v in p.as_slice() {
+                h.update(v.to_bits().to_le_bytes());
+            }
+        };
+        add(b"data", &self.data);
+        add(b"particles", &self.particles);
+        if let Some(m) = &self.modes {
+            add(b"centres", &m.centers);
+        }
+        InputDigest(h.finalize().into())
+    }
+}
+
+/// The starting particles, in the data's units.
+fn load_start(spec: &RunSpec, data: &Points, fit: Option<&Standardizer>) -> Result<Points> {
+    let d = data.dim();
+    let seed = spec.seed.wrapping_add(1);
+    let particles = match &spec.init {
+        Start::Builtin(name)
+            if (name == "gaussian" || name == "uniform")
+                && (spec.data.is_some() || fit.is_some()) =>
+        {
+            // Matched to the data: per-feature mean and std (the full covariance when
+            // whitening), so any data set works untuned.
+            let fitted;
+            let fit = match fit {
+                Some(f) => f,
+                None => {
+                    fitted = Standardizer::fit(data);
+                    &fitted
+                }
+            };
+            let unit = if name == "gaussian" {
+                Builtin::Gaussian {
+                    mean: vec![0.0; d],
+                    std: 1.0,
+                }
+            } else {
+                Builtin::Uniform {
+                    dim: d,
+                    low: -2.0,
+                    high: 2.0,
+                }
+            };
+            fit.inverse(&unit.sample(spec.n, seed)?)?
+        }
+        Start::Builtin(name) => Builtin::by_name(name, d)
+            .ok_or_else(|| Error::InvalidOption {
+                option: "--init".into(),
+                message: format!("unknown built-in {name:?}"),
+            })?
+            .sample(spec.n, seed)?,
+        Start::File(path) => read_csv(path)?,
+    };
+    if particles.dim() != d {
+        let source = match &spec.data {
+            Some(path) => path.display().to_string(),
+            None => format!("the built-in target {}", spec.target),
+        };
+        return Err(Error::InvalidOption {
+            option: "--init".into(),
+            message: format!(
+                "{} has {} columns but {source} has {d}: particles and data must have the same dimension",
+                spec.init,
+                particles.dim()
+            ),
+        });
+    }
+    Ok(particles)
+}
+
+/// The files a specification reads, made absolute so that its `run.toml` works from any
+/// folder. Errors name the path.
+pub fn absolutize(spec: &mut RunSpec) -> Result<()> {
+    let abs = |p: &Path| -> Result<PathBuf> { fs::canonicalize(p).map_err(io_at(p)) };
+    if let Some(p) = &spec.data {
+        spec.data = Some(abs(p)?);
+    }
+    if let Some(p) = &spec.centers {
+        spec.centers = Some(abs(p)?);
+    }
+    if let Start::File(p) = &spec.init {
+        spec.init = Start::File(abs(p)?);
+    }
+    Ok(())
+}
+
+/// The input files a specification reads (for the output folder's safety checks).
+pub fn input_files(spec: &RunSpec) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = spec.data.iter().chain(&spec.centers).cloned().collect();
+    if let Start::File(p) = &spec.init {
+        files.push(p.clone());
+    }
+    files
+}

@@ -1,0 +1,22 @@
+//! One run, from its specification to its files: every subcommand that simulates goes
+//! through here.
+//!
+//! ```text
+//! RunSpec (defaults <- config file <- command line; run.toml is its serialisation)
+//!   -> Inputs (data, start, coordinates, closed forms; a digest of them)
+//!   -> RunFolder (claimed, marked, locked)
+//!   -> driver: Simulation + observers (recorder and metrics, checkpointer, the caller's)
+//!   -> run.toml, trajectories.csv, metrics.csv, checkpoint.bin, final.csv
+//! ```
+
+pub mod checkpoint;
+pub mod driver;
+pub mod folder;
+pub mod inputs;
+pub mod spec;
+
+pub use checkpoint::Checkpoint;
+pub use driver::{Extend, Outcome, RunOptions, resume, start};
+pub use folder::RunFolder;
+pub use inputs::{InputDigest, Inputs};
+pub use spec::{RunSpec, RunStatus};

@@ -1,0 +1,784 @@
+//! One resolved run specification: everything that decides a run's results, and nothing
+//! else (where it writes, how many threads, how often it checkpoints are [`RunOptions`] of
+//! the driver, not part of it).
+//!
+//! It is merged once, from the defaults, a configuration file and the command line, in that
+//! order ([`RunSpec::merge`]); `run.toml` is its serialisation, with the keys spelled as the
+//! long options (`bandwidth-g`, `data-density`). Values that have a name are typed: a
+//! bandwidth is a [`BandwidthSpec`], an annealing schedule an [`Anneal`], a start a
+//! [`Start`]. [`RunSpec::check`] tests every rule and names the option it breaks.
+//!
+//! [`RunOptions`]: super::RunOptions
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::datasets::{BUILTIN_NAMES, Builtin};
+use crate::error::{Error, Result};
+use crate::flow::integrate::Integrator;
+use crate::flow::sim::{Anneal, FlowConfig, StopRule};
+use crate::flow::velocity::{Loss, Scheme};
+use crate::kde::{Bandwidth, BandwidthFrom, BandwidthSpec, Estimator};
+use crate::metrics::OPTIONAL_METRICS;
+
+/// The velocity scheme, as named on the command line and in `run.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemeName {
+    /// v = w(D*) (grad log q - grad log g)
+    Plugin,
+    /// the exact particle gradient flow of the discrete energy
+    Variational,
+}
+
+/// The generator loss, as named on the command line and in `run.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossName {
+    /// weight D* (the paper's flow)
+    Minimax,
+    /// weight 1 - D*
+    NonSaturating,
+    /// weight 2 D* (1 - D*)^2
+    LeastSquares,
+    /// weight 1 (Fokker-Planck reference)
+    Kl,
+}
+
+/// The integrator, as named on the command line and in `run.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntegratorName {
+    /// x += dt v
+    Euler,
+    /// second order, two evaluations per step
+    Heun,
+}
+
+/// The density estimator, as named on the command line and in `run.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EstimatorName {
+    /// grid in 1-D from 2000 samples and in 2-D from 20000; exact otherwise
+    Auto,
+    /// brute force
+    Exact,
+    /// k-d tree with relative tolerance --tol (exact above d = 12)
+    Kdtree,
+    /// binned sums on a grid with a per-query bound, relative tolerance --tol (d <= 2; the
+    /// k-d tree above, and for the queries the grid cannot certify)
+    Grid,
+}
+
+/// Where the target's density comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataDensity {
+    /// kernel density estimate of the data samples
+    Kde,
+    /// the built-in target's closed-form density (Gaussian targets and mixtures only)
+    Exact,
+}
+
+/// The starting particles: a built-in distribution (its name) or a CSV file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Start {
+    /// A built-in, by name (`gaussian`, `uniform`, ...).
+    Builtin(String),
+    /// Particles read from a CSV file.
+    File(PathBuf),
+}
+
+impl FromStr for Start {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(if BUILTIN_NAMES.contains(&s) {
+            Start::Builtin(s.to_string())
+        } else {
+            Start::File(PathBuf::from(s))
+        })
+    }
+}
+
+impl fmt::Display for Start {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Start::Builtin(name) => f.write_str(name),
+            Start::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A bandwidth as written on the command line: `scott`, `silverman`, `scott:particles`,
+/// `silverman:particles` or a number.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BandwidthText(pub BandwidthSpec);
+
+impl FromStr for BandwidthText {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (rule, from) = match s.split_once(':') {
+            Some((r, "particles")) => (r, BandwidthFrom::Particles),
+            Some(_) => return Err(format!("expected RULE or RULE:particles, got {s:?}")),
+            None => (s, BandwidthFrom::Data),
+        };
+        let rule = match rule {
+            "scott" => Bandwidth::Scott,
+            "silverman" => Bandwidth::Silverman,
+            v if from == BandwidthFrom::Data => {
+                let h: f64 = v.parse().map_err(|_| {
+                    format!("expected scott, silverman, RULE:particles or a number, got {s:?}")
+                })?;
+                if !(h > 0.0 && h.is_finite()) {
+                    return Err(format!("a fixed bandwidth must be > 0 and finite, got {s}"));
+                }
+                Bandwidth::Fixed(h)
+            }
+            _ => {
+                return Err(format!(
+                    "a fixed bandwidth takes no ':particles', got {s:?}"
+                ));
+            }
+        };
+        Ok(Self(BandwidthSpec {
+            rule,
+            from,
+            every_step: from == BandwidthFrom::Particles,
+        }))
+    }
+}
+
+impl fmt::Display for BandwidthText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rule = match self.0.rule {
+            Bandwidth::Fixed(h) => return write!(f, "{h}"),
+            Bandwidth::Scott => "scott",
+            Bandwidth::Silverman => "silverman",
+        };
+        match self.0.from {
+            BandwidthFrom::Data => f.write_str(rule),
+            BandwidthFrom::Particles => write!(f, "{rule}:particles"),
+        }
+    }
+}
+
+/// An annealing schedule as written on the command line: `FACTOR:STEPS`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnnealText(pub Anneal);
+
+impl FromStr for AnnealText {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("expected FACTOR:STEPS (e.g. 4:100), got {s:?}");
+        let (f, n) = s.split_once(':').ok_or_else(bad)?;
+        let factor: f64 = f.trim().parse().map_err(|_| bad())?;
+        let steps: u64 = n.trim().parse().map_err(|_| bad())?;
+        if !(factor >= 1.0 && factor.is_finite()) || steps == 0 {
+            return Err(format!(
+                "FACTOR must be finite and at least 1 and STEPS at least 1, got {s:?}"
+            ));
+        }
+        Ok(Self(Anneal { factor, steps }))
+    }
+}
+
+impl fmt::Display for AnnealText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.0.factor, self.0.steps)
+    }
+}
+
+/// A comma-separated list of numbers (`3` or `1,-2`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NumberList(pub Vec<f64>);
+
+impl FromStr for NumberList {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        parse_list::<f64>(s).map(Self)
+    }
+}
+
+impl fmt::Display for NumberList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(f64::to_string).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// A comma-separated list option (`1000,3000`, `0,100,200`), each entry parsed as `T`; every
+/// entry must parse, and the list must not be empty.
+pub fn parse_list<T: FromStr>(s: &str) -> std::result::Result<Vec<T>, String> {
+    let bad = || format!("expected a comma-separated list, got {s:?}");
+    if s.trim().is_empty() {
+        return Err(bad());
+    }
+    s.split(',')
+        .map(|v| v.trim().parse::<T>().map_err(|_| bad()))
+        .collect()
+}
+
+/// Serialises a value through its `Display` and reads it back through `FromStr`, so that a
+/// typed field is written in `run.toml` exactly as on the command line.
+mod text {
+    use super::*;
+    pub fn serialize<T: fmt::Display, S: serde::Serializer>(
+        v: &T,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+    pub fn deserialize<'de, T, D>(d: D) -> std::result::Result<T, D::Error>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+        D: serde::Deserializer<'de>,
+    {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`text`] for optional values.
+mod opt_text {
+    use super::*;
+    pub fn serialize<T: fmt::Display, S: serde::Serializer>(
+        v: &Option<T>,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.collect_str(v),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, T, D>(d: D) -> std::result::Result<Option<T>, D::Error>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+        D: serde::Deserializer<'de>,
+    {
+        let s = String::deserialize(d)?;
+        s.parse().map(Some).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Everything that decides a run's results. Field docs are the command line's help; the
+/// `run.toml` keys are the long options.
+#[derive(Clone, Debug, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+pub struct RunSpec {
+    /// Built-in target (see `ganflow datasets`); ignored with --data.
+    #[arg(long, default_value = "eight-gaussians")]
+    pub target: String,
+    /// Target samples from a CSV file (one point per row, optional header).
+    #[arg(long, value_name = "FILE.csv")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// Density of the target: `kde` of the samples, or the built-in's closed form (`exact`,
+    /// for gaussian, gaussian-mixture, eight- and twenty-five-gaussians).
+    #[arg(long, value_enum, default_value = "kde")]
+    pub data_density: DataDensity,
+    /// Run on per-feature standardised coordinates (fitted on the data); every output is
+    /// written back in the original units.
+    #[arg(long)]
+    pub standardize: bool,
+    /// Run on whitened coordinates (the data's covariance becomes the identity; a
+    /// full-covariance kernel in the original units); outputs are written back in the
+    /// original units. For correlated features.
+    #[arg(long, conflicts_with = "standardize")]
+    pub whiten: bool,
+    /// Start: a built-in name (`gaussian`: N(0, I), or with --data a Gaussian with the data's
+    /// per-feature mean and std; `uniform`: the box [-2, 2]^d, or with --data mean ± 2 std)
+    /// or a CSV file of particles.
+    #[arg(long, default_value = "gaussian")]
+    #[serde(with = "text")]
+    pub init: Start,
+    /// Number of particles (when the start is a built-in).
+    #[arg(long, default_value_t = 2000)]
+    pub n: usize,
+    /// Number of data samples drawn from a built-in target.
+    #[arg(long, default_value_t = 2000)]
+    pub m: usize,
+    /// Dimension of the built-in gaussian, gaussian-mixture and uniform.
+    #[arg(long, default_value_t = 2)]
+    pub dim: usize,
+    /// Mean of the gaussian target: one number for every coordinate or a comma-separated
+    /// list [default: 3 on the first coordinate, 0 elsewhere].
+    #[arg(long, allow_hyphen_values = true)]
+    #[serde(with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub mean: Option<NumberList>,
+    /// Standard deviation of the gaussian target [default: 1] or of each gaussian-mixture
+    /// component [default: 0.5].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub std: Option<f64>,
+    /// Components of the gaussian-mixture target.
+    #[arg(long, default_value_t = 4)]
+    pub components: usize,
+    /// Number of steps (ignored with --time).
+    #[arg(long, default_value_t = 200)]
+    pub steps: u64,
+    /// Stop at this flow time instead of a step count (the last step is shortened to land
+    /// on it).
+    #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<f64>,
+    /// Also stop once the connection norm ||A||^2 falls below this.
+    #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_tol: Option<f64>,
+    /// Time step (flow time units).
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub dt: f64,
+    /// Time integrator.
+    #[arg(long, value_enum, default_value = "euler")]
+    pub integrator: IntegratorName,
+    /// Bandwidth annealing FACTOR:STEPS: both KDE bandwidths start FACTOR times larger and
+    /// shrink geometrically to their rule's value over STEPS steps. For starts far from the
+    /// data relative to the bandwidth (high dimension), where the flow would stall.
+    #[arg(long, value_name = "FACTOR:STEPS")]
+    #[serde(with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub anneal: Option<AnnealText>,
+    /// Velocity scheme.
+    #[arg(long, value_enum, default_value = "plugin")]
+    pub scheme: SchemeName,
+    /// Generator loss (plug-in scheme; the variational scheme is minimax by construction).
+    #[arg(long, value_enum, default_value = "minimax")]
+    pub loss: LossName,
+    /// Density estimator.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub estimator: EstimatorName,
+    /// Relative tolerance of the tree and grid estimators (density; score relative to
+    /// |score| + 1/h), in (0, 1).
+    #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
+    pub tol: f64,
+    /// Bandwidth of both densities, in data units: `scott` or `silverman` (rule of thumb on
+    /// the data, fixed for the run), `scott:particles` or `silverman:particles` (on the
+    /// current particles, recomputed every step), or a number.
+    #[arg(long, default_value = "scott", allow_negative_numbers = true)]
+    #[serde(with = "text")]
+    pub bandwidth: BandwidthText,
+    /// Bandwidth of P_g (the particles' KDE) alone; same forms as --bandwidth.
+    #[arg(long, allow_negative_numbers = true)]
+    #[serde(with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub bandwidth_g: Option<BandwidthText>,
+    /// Bandwidth of P_data (the data's KDE) alone; same forms as --bandwidth.
+    #[arg(long, allow_negative_numbers = true)]
+    #[serde(with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub bandwidth_q: Option<BandwidthText>,
+    /// Record every K steps (and always the last).
+    #[arg(long, default_value_t = 10)]
+    pub every: u64,
+    /// Add the velocity (v0..) and D* columns to trajectories.csv.
+    #[arg(long)]
+    pub record_velocity: bool,
+    /// Optional metrics for metrics.csv: `all` or a comma-separated list of sliced_w2, mmd2,
+    /// modes_covered, high_quality, modes_reverse_kl, memorization, dissipation_residual
+    /// (computed in the flow's coordinates, standardised ones with --standardize).
+    #[arg(long, value_name = "LIST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
+    /// Mode centres for the mode metrics, one per row (CSV) [default: the built-in
+    /// mixture's centres].
+    #[arg(long, value_name = "FILE.csv")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub centers: Option<PathBuf>,
+    /// Standard deviation of each mode, with --centers (data units).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub center_std: Option<f64>,
+    /// Random seed of the built-in samples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl Default for RunSpec {
+    /// The demo: 2000 particles from N(0, I) towards 2000 samples of the ring of 8 Gaussians.
+    /// The command line's defaults are these (a test holds the two together).
+    fn default() -> Self {
+        Self {
+            target: "eight-gaussians".into(),
+            data: None,
+            data_density: DataDensity::Kde,
+            standardize: false,
+            whiten: false,
+            init: Start::Builtin("gaussian".into()),
+            n: 2000,
+            m: 2000,
+            dim: 2,
+            mean: None,
+            std: None,
+            components: 4,
+            steps: 200,
+            time: None,
+            connection_tol: None,
+            dt: 0.1,
+            integrator: IntegratorName::Euler,
+            anneal: None,
+            scheme: SchemeName::Plugin,
+            loss: LossName::Minimax,
+            estimator: EstimatorName::Auto,
+            tol: 1e-6,
+            bandwidth: BandwidthText(BandwidthSpec::default()),
+            bandwidth_g: None,
+            bandwidth_q: None,
+            every: 10,
+            record_velocity: false,
+            metrics: None,
+            centers: None,
+            center_std: None,
+            seed: 0,
+        }
+    }
+}
+
+/// The first line of every `run.toml`'s body: the version that wrote it.
+pub const VERSION_KEY: &str = "ganflow-version";
+/// The key of a run folder's state in `run.toml`.
+pub const STATUS_KEY: &str = "status";
+
+/// Where a run stands, as written in its `run.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Being computed now (or killed while it was: `ganflow resume` continues it).
+    Running,
+    /// Stopped by a signal; `ganflow resume` continues it.
+    Interrupted,
+    /// Stopped by an error; the message said which.
+    Failed,
+    /// Finished by its stop rule; `ganflow resume --steps` extends it.
+    Complete,
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Running => "running",
+            Self::Interrupted => "interrupted",
+            Self::Failed => "failed",
+            Self::Complete => "complete",
+        })
+    }
+}
+
+fn option_error(option: &str, message: impl Into<String>) -> Error {
+    Error::InvalidOption {
+        option: option.to_string(),
+        message: message.into(),
+    }
+}
+
+impl RunSpec {
+    /// Merges, in order, the defaults, a configuration file's table (`config`: its path and
+    /// contents; a `run.toml` works too) and the options given on the command line (`given`,
+    /// keyed as the long options). Unknown keys and badly typed values name the file or the
+    /// option; a `run.toml` written by another ganflow version is refused.
+    pub fn merge(config: Option<(&Path, &str)>, given: toml::Table) -> Result<Self> {
+        let mut table = toml::Table::new();
+        if let Some((path, text)) = config {
+            let file_err = |message: String| Error::File {
+                path: path.to_path_buf(),
+                message,
+            };
+            let mut file: toml::Table =
+                toml::from_str(text).map_err(|e| file_err(e.to_string()))?;
+            check_version(&mut file).map_err(file_err)?;
+            file.remove(STATUS_KEY);
+            // Checked on its own, so that an unknown key is blamed on the file.
+            let _: RunSpec = toml::Value::Table(file.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+            table = file;
+        }
+        for (key, value) in given {
+            table.insert(key, value);
+        }
+        let spec: RunSpec = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| option_error("the command line", e.to_string()))?;
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// Reads a run folder's `run.toml`: the specification and the status.
+    pub fn read_run_toml(path: &Path) -> Result<(Self, RunStatus)> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file_err = |message: String| Error::File {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| file_err(e.to_string()))?;
+        check_version(&mut table).map_err(file_err)?;
+        let status = match table.remove(STATUS_KEY) {
+            Some(v) => v
+                .try_into()
+                .map_err(|e: toml::de::Error| file_err(e.to_string()))?,
+            None => {
+                return Err(file_err(format!(
+                    "no {STATUS_KEY} key: not a run folder's run.toml"
+                )));
+            }
+        };
+        let spec: RunSpec = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+        spec.check().map_err(|e| file_err(e.to_string()))?;
+        Ok((spec, status))
+    }
+
+    /// The text of `run.toml` for this specification and status.
+    pub fn to_run_toml(&self, status: RunStatus) -> Result<String> {
+        let version = env!("CARGO_PKG_VERSION");
+        let body = toml::to_string(self).map_err(|e| option_error("run.toml", e.to_string()))?;
+        Ok(format!(
+            "# ganflow {version}: `ganflow run --config run.toml` runs this again; \
+             `ganflow resume DIR` continues it\n{VERSION_KEY} = {version:?}\n{STATUS_KEY} = \"{status}\"\n{body}"
+        ))
+    }
+
+    /// Checks every rule, naming the option that breaks it.
+    pub fn check(&self) -> Result<()> {
+        let positive = |option: &str, v: f64| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(option_error(
+                    option,
+                    format!("must be > 0 and finite, got {v}"),
+                ))
+            }
+        };
+        let at_least_one = |option: &str, v: u64| {
+            if v >= 1 {
+                Ok(())
+            } else {
+                Err(option_error(option, "must be at least 1, got 0"))
+            }
+        };
+        if self.data.is_none() && !BUILTIN_NAMES.contains(&self.target.as_str()) {
+            return Err(option_error(
+                "--target",
+                format!(
+                    "unknown built-in {:?}; one of: {}",
+                    self.target,
+                    BUILTIN_NAMES.join(", ")
+                ),
+            ));
+        }
+        at_least_one("--n", self.n as u64)?;
+        at_least_one("--m", self.m as u64)?;
+        at_least_one("--dim", self.dim as u64)?;
+        at_least_one("--components", self.components as u64)?;
+        at_least_one("--every", self.every)?;
+        positive("--dt", self.dt)?;
+        if let Some(t) = self.time {
+            positive("--time", t)?;
+        }
+        if let Some(tol) = self.connection_tol {
+            positive("--connection-tol", tol)?;
+        }
+        if !(self.tol > 0.0 && self.tol < 1.0) {
+            return Err(option_error(
+                "--tol",
+                format!("must be in (0, 1), got {}", self.tol),
+            ));
+        }
+        if let Some(s) = self.std {
+            positive("--std", s)?;
+        }
+        if let Some(s) = self.center_std {
+            positive("--center-std", s)?;
+        }
+        if self.center_std.is_some() != self.centers.is_some() {
+            return Err(option_error(
+                "--centers",
+                "--centers and --center-std (the standard deviation of each mode) go together",
+            ));
+        }
+        if let Some(NumberList(mean)) = &self.mean
+            && mean.len() != 1
+            && mean.len() != self.dim
+        {
+            return Err(option_error(
+                "--mean",
+                format!("has {} entries; give 1 or --dim = {}", mean.len(), self.dim),
+            ));
+        }
+        if let Some(list) = &self.metrics {
+            for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if name != "all" && !OPTIONAL_METRICS.contains(&name) {
+                    return Err(option_error(
+                        "--metrics",
+                        format!(
+                            "unknown metric {name:?}; all, or some of {}",
+                            OPTIONAL_METRICS.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if self.standardize && self.whiten {
+            return Err(option_error(
+                "--whiten",
+                "cannot be combined with --standardize",
+            ));
+        }
+        if self.data_density == DataDensity::Exact && (self.standardize || self.whiten) {
+            return Err(option_error(
+                "--data-density",
+                "exact cannot be combined with --standardize or --whiten",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The flow's configuration.
+    pub fn flow_config(&self) -> FlowConfig {
+        let tol = self.tol;
+        FlowConfig {
+            scheme: self.scheme.into(),
+            loss: self.loss.into(),
+            integrator: match self.integrator {
+                IntegratorName::Euler => Integrator::Euler,
+                IntegratorName::Heun => Integrator::Heun,
+            },
+            estimator: match self.estimator {
+                EstimatorName::Auto => Estimator::Auto { tol },
+                EstimatorName::Exact => Estimator::Exact,
+                EstimatorName::Kdtree => Estimator::KdTree { tol },
+                EstimatorName::Grid => Estimator::Grid { tol },
+            },
+            dt: self.dt,
+            bandwidth_g: self.bandwidth_g.unwrap_or(self.bandwidth).0,
+            bandwidth_q: self.bandwidth_q.unwrap_or(self.bandwidth).0,
+            anneal: self.anneal.map(|a| a.0),
+        }
+    }
+
+    /// The stop rule: `--time`, else `--steps`; and `--connection-tol`.
+    pub fn stop_rule(&self) -> StopRule {
+        StopRule {
+            max_steps: if self.time.is_some() {
+                None
+            } else {
+                Some(self.steps)
+            },
+            max_time: self.time,
+            connection_tol: self.connection_tol,
+        }
+    }
+
+    /// The number of steps the run will take at most (for progress and estimates).
+    pub fn planned_steps(&self) -> u64 {
+        match self.time {
+            Some(t) => (t / self.dt).ceil().min(u64::MAX as f64) as u64,
+            None => self.steps,
+        }
+    }
+
+    /// The built-in target, with its parameters, unless the data come from a file.
+    pub fn target_builtin(&self) -> Result<Option<Builtin>> {
+        if self.data.is_some() {
+            return Ok(None);
+        }
+        builtin(
+            &self.target,
+            self.dim,
+            self.mean.as_ref(),
+            self.std,
+            self.components,
+            3.0,
+        )
+        .map(Some)
+    }
+}
+
+/// A built-in from its name and parameters; the Gaussian's mean defaults to
+/// `default_mean_first` on the first coordinate and 0 elsewhere.
+pub fn builtin(
+    name: &str,
+    dim: usize,
+    mean: Option<&NumberList>,
+    std: Option<f64>,
+    components: usize,
+    default_mean_first: f64,
+) -> Result<Builtin> {
+    let b = Builtin::by_name(name, dim).ok_or_else(|| Error::UnknownName {
+        what: "built-in",
+        name: name.to_string(),
+        expected: format!("one of {}", BUILTIN_NAMES.join(", ")),
+    })?;
+    Ok(match b {
+        Builtin::Gaussian { .. } => {
+            let mean = match mean {
+                None => {
+                    let mut m = vec![0.0; dim];
+                    if let Some(first) = m.first_mut() {
+                        *first = default_mean_first;
+                    }
+                    m
+                }
+                Some(NumberList(values)) if values.len() == 1 => vec![values[0]; dim],
+                Some(NumberList(values)) => values.clone(),
+            };
+            Builtin::Gaussian {
+                mean,
+                std: std.unwrap_or(1.0),
+            }
+        }
+        Builtin::GaussianMixture { dim, .. } => Builtin::GaussianMixture {
+            dim,
+            components,
+            std: std.unwrap_or(0.5),
+        },
+        other => other,
+    })
+}
+
+/// Takes the version key out of a `run.toml` or configuration table; a version other than
+/// this one is refused (a file without the key, written by hand, is fine).
+fn check_version(table: &mut toml::Table) -> std::result::Result<(), String> {
+    // The key of version 0.1, before keys were spelled as the long options.
+    if let Some(v) = table.remove("ganflow_version") {
+        return Err(format!(
+            "written by ganflow {v}, whose keys this version ({}) does not read; \
+             write the options again by hand or rerun that version",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    match table.remove(VERSION_KEY) {
+        None => Ok(()),
+        Some(toml::Value::String(v)) if v == env!("CARGO_PKG_VERSION") => Ok(()),
+        Some(v) => Err(format!(
+            "written by ganflow {v}, but this is ganflow {}: results may differ, so it is refused",
+            env!("CARGO_PKG_VERSION")
+        )),
+    }
+}
+
+impl From<SchemeName> for Scheme {
+    fn from(s: SchemeName) -> Self {
+        match s {
+            SchemeName::Plugin => Scheme::PlugIn,
+            SchemeName::Variational => Scheme::Variational,
+        }
+    }
+}
+
+impl From<LossName> for Loss {
+    fn from(l: LossName) -> Self {
+        match l {
+            LossName::Minimax => Loss::Minimax,
+            LossName::NonSaturating => Loss::NonSaturating,
+            LossName::LeastSquares => Loss::LeastSquares,
+            LossName::Kl => Loss::Kl,
+        }
+    }
+}
