@@ -244,3 +244,21 @@ pub struct SampleArgs {
     #[arg(long, value_name = "FILE.csv")]
     pub out: Option<PathBuf>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::FromArgMatches;
+
+    /// The command line's defaults are the specification's: one set of defaults, whichever
+    /// way a run is started.
+    #[test]
+    fn command_line_defaults_are_the_specifications() {
+        let m = <Cli as clap::CommandFactory>::command().get_matches_from(["ganflow", "run"]);
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("run expected")
+        };
+        assert_eq!(args.spec, RunSpec::default());
+    }
+}

@@ -269,6 +269,10 @@ struct RunObserver<'a> {
     options: &'a RunOptions,
     /// The step whose checkpoint already exists (a resumed run's first).
     skip_step: Option<u64>,
+    /// The stop rule's time limit and the time step: a run that stops at a time shortens
+    /// its last step, and a run extended past that time must continue from before it.
+    time_limit: Option<f64>,
+    dt: f64,
     last_checkpoint: Instant,
 }
 
@@ -322,14 +326,20 @@ impl Observer for RunObserver<'_> {
             .as_ref()
             .is_some_and(|f| f.load(Ordering::SeqCst));
         let first = self.skip_step.is_none() && state.step == 0;
-        let due = first
-            || last
-            || interrupted
-            || self
-                .options
-                .checkpoint_every
-                .is_some_and(|k| state.step.is_multiple_of(k))
-            || self.last_checkpoint.elapsed().as_secs_f64() >= self.options.checkpoint_secs;
+        // Before a step shortened to land on the time limit: the state a longer run continues
+        // from. After it, no checkpoint (it would hold an irregular time).
+        let before_short = !last && self.time_limit.is_some_and(|m| m - state.t < self.dt);
+        let after_short = self.time_limit.is_some() && state.step > 0 && state.uniform_steps == 0;
+        let due = !after_short
+            && (first
+                || last
+                || before_short
+                || interrupted
+                || self
+                    .options
+                    .checkpoint_every
+                    .is_some_and(|k| state.step.is_multiple_of(k))
+                || self.last_checkpoint.elapsed().as_secs_f64() >= self.options.checkpoint_secs);
         if due && self.skip_step != Some(state.step) {
             self.checkpoint(state, particles)?;
         }
@@ -366,6 +376,8 @@ fn drive(
         digest,
         options,
         skip_step: resumed_at,
+        time_limit: spec.time,
+        dt: spec.dt,
         last_checkpoint: Instant::now(),
     };
     let result = sim.run(&spec.stop_rule(), spec.every, &mut observer);

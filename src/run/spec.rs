@@ -747,6 +747,7 @@ pub fn builtin(
 fn check_version(table: &mut toml::Table) -> std::result::Result<(), String> {
     // The key of version 0.1, before keys were spelled as the long options.
     if let Some(v) = table.remove("ganflow_version") {
+        let v = v.as_str().map_or_else(|| v.to_string(), String::from);
         return Err(format!(
             "written by ganflow {v}, whose keys this version ({}) does not read; \
              write the options again by hand or rerun that version",
@@ -757,7 +758,8 @@ fn check_version(table: &mut toml::Table) -> std::result::Result<(), String> {
         None => Ok(()),
         Some(toml::Value::String(v)) if v == env!("CARGO_PKG_VERSION") => Ok(()),
         Some(v) => Err(format!(
-            "written by ganflow {v}, but this is ganflow {}: results may differ, so it is refused",
+            "written by ganflow {}, but this is ganflow {}: results may differ, so it is refused",
+            v.as_str().map_or_else(|| v.to_string(), String::from),
             env!("CARGO_PKG_VERSION")
         )),
     }
@@ -779,6 +781,98 @@ impl From<LossName> for Loss {
             LossName::NonSaturating => Loss::NonSaturating,
             LossName::LeastSquares => Loss::LeastSquares,
             LossName::Kl => Loss::Kl,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every typed field survives run.toml: written, read back, equal.
+    #[test]
+    fn run_toml_round_trips() {
+        let spec = RunSpec {
+            data: Some(PathBuf::from("/x/data.csv")),
+            init: Start::File(PathBuf::from("/x/start.csv")),
+            mean: Some(NumberList(vec![1.5, -2.0])),
+            anneal: Some("4:100".parse().unwrap()),
+            bandwidth: "silverman:particles".parse().unwrap(),
+            bandwidth_g: Some("0.25".parse().unwrap()),
+            bandwidth_q: Some("scott".parse().unwrap()),
+            time: Some(2.5),
+            connection_tol: Some(1e-9),
+            metrics: Some("sliced_w2,mmd2".into()),
+            scheme: SchemeName::Variational,
+            integrator: IntegratorName::Heun,
+            ..RunSpec::default()
+        };
+        let text = spec.to_run_toml(RunStatus::Interrupted).unwrap();
+        assert!(text.contains("bandwidth-g = \"0.25\""), "{text}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.toml");
+        std::fs::write(&path, &text).unwrap();
+        let (back, status) = RunSpec::read_run_toml(&path).unwrap();
+        assert_eq!((back, status), (spec, RunStatus::Interrupted));
+    }
+
+    /// Each rule names the option it checks.
+    #[test]
+    fn rules_name_their_option() {
+        let cases: [(RunSpec, &str); 7] = [
+            (
+                RunSpec {
+                    dt: 0.0,
+                    ..RunSpec::default()
+                },
+                "--dt",
+            ),
+            (
+                RunSpec {
+                    every: 0,
+                    ..RunSpec::default()
+                },
+                "--every",
+            ),
+            (
+                RunSpec {
+                    tol: 1.0,
+                    ..RunSpec::default()
+                },
+                "--tol",
+            ),
+            (
+                RunSpec {
+                    n: 0,
+                    ..RunSpec::default()
+                },
+                "--n",
+            ),
+            (
+                RunSpec {
+                    time: Some(-1.0),
+                    ..RunSpec::default()
+                },
+                "--time",
+            ),
+            (
+                RunSpec {
+                    target: "ring".into(),
+                    ..RunSpec::default()
+                },
+                "--target",
+            ),
+            (
+                RunSpec {
+                    metrics: Some("jsd2".into()),
+                    ..RunSpec::default()
+                },
+                "--metrics",
+            ),
+        ];
+        for (spec, option) in cases {
+            let e = spec.check().unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{option}: ")), "{e}");
         }
     }
 }
