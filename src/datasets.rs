@@ -10,6 +10,7 @@ use rand_distr::StandardNormal;
 use std::path::Path;
 
 use crate::error::{Error, Result, check_positive};
+use crate::num::Portable;
 use crate::points::Points;
 
 /// The random number generator used for every built-in.
@@ -176,7 +177,7 @@ impl Builtin {
                 let centers: Vec<[f64; 2]> = (0..8)
                     .map(|k| {
                         let a = std::f64::consts::TAU * k as f64 / 8.0;
-                        [2.0 * a.cos(), 2.0 * a.sin()]
+                        [2.0 * a.cos_p(), 2.0 * a.sin_p()]
                     })
                     .collect();
                 IsotropicMixture::planar(&centers, 0.02)
@@ -238,9 +239,9 @@ impl Builtin {
                 Builtin::TwoMoons => {
                     let t = r.random_range(0.0..pi);
                     let (x, y) = if r.random_bool(0.5) {
-                        (t.cos(), t.sin())
+                        (t.cos_p(), t.sin_p())
                     } else {
-                        (1.0 - t.cos(), 0.5 - t.sin())
+                        (1.0 - t.cos_p(), 0.5 - t.sin_p())
                     };
                     coords.push(x + 0.05 * normal(&mut r));
                     coords.push(y + 0.05 * normal(&mut r));
@@ -256,13 +257,13 @@ impl Builtin {
                         3.0
                     };
                     let a = r.random_range(0.0..2.0 * pi);
-                    coords.push(radius * a.cos() + 0.05 * normal(&mut r));
-                    coords.push(radius * a.sin() + 0.05 * normal(&mut r));
+                    coords.push(radius * a.cos_p() + 0.05 * normal(&mut r));
+                    coords.push(radius * a.sin_p() + 0.05 * normal(&mut r));
                 }
                 Builtin::SwissRoll => {
                     let t = 1.5 * pi * (1.0 + 2.0 * r.random::<f64>());
-                    coords.push(t * t.cos() / 5.0 + 0.05 * normal(&mut r));
-                    coords.push(t * t.sin() / 5.0 + 0.05 * normal(&mut r));
+                    coords.push(t * t.cos_p() / 5.0 + 0.05 * normal(&mut r));
+                    coords.push(t * t.sin_p() / 5.0 + 0.05 * normal(&mut r));
                 }
                 Builtin::Checkerboard => {
                     let x: f64 = r.random_range(-2.0..2.0);

@@ -29,6 +29,7 @@ pub mod error;
 pub mod flow;
 pub mod kde;
 pub mod metrics;
+pub mod num;
 pub mod output;
 pub mod plot;
 pub mod points;

@@ -9,6 +9,7 @@ use crate::datasets::rng;
 use crate::error::{Error, Result};
 use crate::flow::velocity::{DataSide, Field};
 use crate::kde::{sigmoid, softplus};
+use crate::num::Portable;
 use crate::points::Points;
 
 /// One record of diagnostics. Sums are taken sequentially, so values are identical at any
@@ -174,7 +175,7 @@ pub fn mmd2_unbiased(a: &Points, b: &Points, sigma: f64) -> Result<f64> {
         });
     }
     let inv = 0.5 / (sigma * sigma);
-    let k = |x: &[f64], y: &[f64]| (-crate::kde::dist2(x, y) * inv).exp();
+    let k = |x: &[f64], y: &[f64]| (-crate::kde::dist2(x, y) * inv).exp_p();
     let within = |p: &Points| {
         let mut s = 0.0;
         for i in 0..p.len() {
@@ -242,7 +243,7 @@ pub fn mode_coverage(samples: &Points, modes: &Modes) -> Result<ModeCoverage> {
             .filter(|&&c| c > 0)
             .map(|&c| {
                 let p = c as f64 / hq as f64;
-                p * (p * k as f64).ln()
+                p * (p * k as f64).ln_p()
             })
             .sum()
     });

@@ -250,3 +250,81 @@ fn stop_rules_are_recorded() {
     assert_eq!((r.reason, r.steps), (StopReason::Time, 4));
     assert!((r.t - 1.0).abs() < 1e-12);
 }
+
+/// The same bits on every CPU path: the vector kernels forced to scalar, AVX2 and AVX-512
+/// (where the CPU has them), and the C library told to ignore FMA, give one final.csv.
+#[test]
+fn results_do_not_depend_on_the_cpu_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let configs: [&[&str]; 4] = [
+        &["--estimator", "exact", "--n", "400", "--m", "300"],
+        &[
+            "--target",
+            "gaussian-mixture",
+            "--dim",
+            "13",
+            "--n",
+            "300",
+            "--m",
+            "300",
+        ],
+        &[
+            "--target",
+            "two-moons",
+            "--estimator",
+            "grid",
+            "--tol",
+            "1e-4",
+            "--scheme",
+            "variational",
+            "--n",
+            "3000",
+            "--m",
+            "3000",
+        ],
+        &[
+            "--target",
+            "rings",
+            "--estimator",
+            "kdtree",
+            "--n",
+            "600",
+            "--m",
+            "600",
+        ],
+    ];
+    let paths: [(&str, &str, &str); 4] = [
+        ("GANFLOW_SIMD", "avx512", ""),
+        ("GANFLOW_SIMD", "avx2", ""),
+        ("GANFLOW_SIMD", "scalar", ""),
+        (
+            "GANFLOW_SIMD",
+            "scalar",
+            "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F",
+        ),
+    ];
+    for (c, config) in configs.iter().enumerate() {
+        let mut finals = Vec::new();
+        for (p, (var, level, tunables)) in paths.iter().enumerate() {
+            let out = format!("c{c}-p{p}");
+            let mut args = vec!["run", "--steps", "4", "--every", "2", "--out", &out];
+            args.extend(config.iter());
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_ganflow"))
+                .current_dir(dir.path())
+                .env(var, level)
+                .env("GLIBC_TUNABLES", tunables)
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            finals.push(std::fs::read(dir.path().join(&out).join("final.csv")).unwrap());
+        }
+        for (p, f) in finals.iter().enumerate() {
+            assert!(
+                *f == finals[0],
+                "config {config:?}: path {:?} differs",
+                paths[p]
+            );
+        }
+    }
+}

@@ -5,7 +5,9 @@
 //! **Determinism contract**: for the same inputs and configuration, every particle
 //! coordinate and every diagnostic is bitwise identical whatever the number of rayon
 //! threads. Parallel work is split per point, each point computed sequentially in a fixed
-//! order, and every sum across points is taken sequentially.
+//! order, and every sum across points is taken sequentially. They are also identical across
+//! CPUs: the vector kernels give the same bits at every width ([`crate::kde::simd`]) and the
+//! elementary functions are the C library's only in pictures ([`crate::num`]).
 
 use std::ops::ControlFlow;
 
@@ -17,6 +19,7 @@ use crate::datasets::IsotropicMixture;
 use crate::error::{Error, Result, check_positive};
 use crate::kde::{BandwidthSpec, Estimator, ExactSums, KernelSums};
 use crate::metrics::{Diagnostics, diagnostics};
+use crate::num::Portable;
 use crate::points::Points;
 
 /// Everything that defines the flow apart from the point sets.
@@ -61,7 +64,7 @@ impl Anneal {
     /// The multiple at step `k`.
     pub fn at(&self, k: u64) -> f64 {
         let left = 1.0 - (k.min(self.steps) as f64) / (self.steps as f64);
-        self.factor.powf(left)
+        self.factor.powf_p(left)
     }
 }
 

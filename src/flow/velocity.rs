@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::kde::{KernelSums, evaluate_sums, kde, log_add_exp, log_kernel_norm, sigmoid, softplus};
+use crate::num::Portable;
 use crate::points::Points;
 
 /// How particle velocities are computed.
@@ -169,7 +170,7 @@ pub fn compute_field_at(
             .collect();
         let (ls, sh) = evaluate_sums(inputs.particles, x, h, Some(&lw_particles))?;
         let n_particles = particles.len() as f64;
-        add_scaled(&mut velocity, &ls, &sh, norm - n_particles.ln(), -1.0, d);
+        add_scaled(&mut velocity, &ls, &sh, norm - n_particles.ln_p(), -1.0, d);
         // + (1/M) Σ_j K_h(y_j - x_i) (y_j - x_i)/h² · 1/(g(y_j) + q(y_j))
         let lw_data: Vec<f64> = ds
             .log_g
@@ -182,7 +183,7 @@ pub fn compute_field_at(
             &mut velocity,
             &ls,
             &sh,
-            norm - (y.len() as f64).ln(),
+            norm - (y.len() as f64).ln_p(),
             1.0,
             d,
         );
@@ -216,7 +217,7 @@ fn add_scaled(v: &mut [f64], log_sum: &[f64], shift: &[f64], offset: f64, sign: 
         .zip(shift.par_chunks(d))
         .zip(log_sum.par_iter())
         .for_each(|((vi, si), ls)| {
-            let c = sign * (ls + offset).exp();
+            let c = sign * (ls + offset).exp_p();
             if c != 0.0 {
                 vi.iter_mut().zip(si).for_each(|(a, b)| *a += c * b);
             }

@@ -1,6 +1,7 @@
 //! Kernel bandwidths: fixed, or Scott's and Silverman's rules of thumb.
 
 use crate::error::{Error, Result, check_positive};
+use crate::num::Portable;
 use crate::points::Points;
 
 /// How a bandwidth is chosen.
@@ -27,8 +28,8 @@ impl Bandwidth {
         let d = points.dim() as f64;
         let factor = match *self {
             Bandwidth::Fixed(h) => return check_positive("bandwidth", h),
-            Bandwidth::Scott => n.powf(-1.0 / (d + 4.0)),
-            Bandwidth::Silverman => (4.0 / ((d + 2.0) * n)).powf(1.0 / (d + 4.0)),
+            Bandwidth::Scott => n.powf_p(-1.0 / (d + 4.0)),
+            Bandwidth::Silverman => (4.0 / ((d + 2.0) * n)).powf_p(1.0 / (d + 4.0)),
         };
         let var = points.variance();
         let sigma = (var.iter().sum::<f64>() / d).sqrt();

@@ -1,6 +1,6 @@
 //! Exact kernel sums for high dimensions: pairwise squared distances through
-//! `|q|² + |x|² - 2 q·x` as blocked matrix products (`matrixmultiply`'s dgemm), tiles sized
-//! for cache, rayon over query tiles, no `n × m` matrix ever held.
+//! `|q|² + |x|² - 2 q·x` as blocked matrix products, tiles sized for cache, rayon over query
+//! tiles, no `n × m` matrix ever held.
 //!
 //! Numerics: coordinates are centred on the samples' mean first (the identity loses
 //! `eps (|q|² + |x|²)` absolutely, so smaller norms lose less); a squared distance that comes
@@ -8,15 +8,24 @@
 //! exact; the log-sum-exp runs per query row across tiles with rescaling, as in
 //! [`ExactSums`](super::ExactSums), so nothing underflows.
 //!
+//! Reproducibility: the two matrix products (`Q Xᵀ` and `E X`) are the fixed-order kernels of
+//! [`super::simd`], not a BLAS, whose kernels fuse multiplies and adds, or not, by CPU. So the
+//! sums are the same bits on every CPU path.
+//!
 //! Speed: per pair, the distance, exponent, exponential, the tile's maximum and its sum run
 //! in branch-free loops (maximum and sum in eight interleaved lanes, the exponential compiled
 //! for AVX-512 or AVX2 when present), and the rare cancelled pair is fixed in a second pass.
-//! That took the sums from 2.8 x 10^8 to 5.5 x 10^8 kernel evaluations per second at
-//! N = M = 20000 in 16-D, and to 7.3 x 10^8 in 2-D, on the 2-core development machine.
+//! Measured on the 2-core development machine (`ganflow bench`, N = M, density and score):
+//! 12.2 ms at N = 2000 in 64-D, 0.119 s at 10^4 in 16-D and 0.093 s at 10^4 in 2-D with
+//! AVX-512; 16.1 ms, 0.175 s and 0.131 s with AVX2 forced. With matrixmultiply's dgemm (FMA
+//! kernels, chosen by CPU) the same were 10.1 ms, 0.109 s and 0.109 s with AVX-512: the
+//! fixed-order kernels cost 9-21% above 8-D and gain 15% in 2-D.
 
 use rayon::prelude::*;
 
+use super::simd::{accumulate, dots};
 use super::{KernelSums, dist2, exp_shifted_sum};
+use crate::num::Portable;
 use crate::points::Points;
 
 /// Queries per tile.
@@ -26,12 +35,16 @@ const SAMPLE_TILE: usize = 256;
 /// Below this share of `|q|² + |x|²`, a squared distance from the identity is recomputed.
 const CANCELLATION_GUARD: f64 = 1e-6;
 
-/// Exact kernel sums by blocked matrix products: fast when the dimension is large.
+/// Exact kernel sums by blocked matrix products: fast when the dimension is large, and the
+/// same bits on every CPU.
 #[derive(Clone, Debug)]
 pub struct BlockedSums {
     samples: Points,
     /// The samples minus their mean, row-major.
     centred: Vec<f64>,
+    /// The same, transposed tile by tile: for each tile of `SAMPLE_TILE` samples, a
+    /// `d × ns` row-major block.
+    centred_t: Vec<f64>,
     /// `|x_k - mean|²`.
     norms: Vec<f64>,
     mean: Vec<f64>,
@@ -49,50 +62,21 @@ impl BlockedSums {
             .chunks_exact(samples.dim())
             .map(|r| r.iter().map(|v| v * v).sum())
             .collect();
+        let d = samples.dim();
+        let mut centred_t = Vec::with_capacity(centred.len());
+        for tile in centred.chunks(SAMPLE_TILE * d) {
+            let ns = tile.len() / d;
+            for k in 0..d {
+                centred_t.extend((0..ns).map(|j| tile[j * d + k]));
+            }
+        }
         Self {
             samples,
             centred,
+            centred_t,
             norms,
             mean,
         }
-    }
-}
-
-/// `c (m × n) = alpha a (m × k) b + beta c`, with `a` row-major, `b` given by its strides and
-/// `c` row-major.
-#[allow(clippy::too_many_arguments)]
-fn gemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f64,
-    a: &[f64],
-    b: &[f64],
-    (rsb, csb): (usize, usize),
-    beta: f64,
-    c: &mut [f64],
-) {
-    assert!(a.len() >= m * k && c.len() >= m * n);
-    assert!(n == 0 || k == 0 || b.len() > (k - 1) * rsb + (n - 1) * csb);
-    // SAFETY: the asserts above keep every element dgemm reads inside `a` and `b` and every
-    // element it writes inside `c`; `c`'s strides (n, 1) do not alias.
-    unsafe {
-        matrixmultiply::dgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            k as isize,
-            1,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
     }
 }
 
@@ -149,19 +133,20 @@ impl KernelSums for BlockedSums {
                     .chunks_exact(d)
                     .map(|r| r.iter().map(|v| v * v).sum())
                     .collect();
-                let mut dots = vec![0.0; nq * SAMPLE_TILE];
+                let mut dots_buf = vec![0.0; nq * SAMPLE_TILE];
                 let mut max = vec![f64::NEG_INFINITY; nq];
                 let mut sum = vec![0.0; nq];
                 acc.iter_mut().for_each(|v| *v = 0.0);
                 for s0 in (0..m).step_by(SAMPLE_TILE) {
                     let ns = SAMPLE_TILE.min(m - s0);
                     let x = &self.centred[s0 * d..(s0 + ns) * d];
-                    // dots = Q Xᵀ: X is ns × d row-major, so Xᵀ has strides (1, d).
-                    gemm(nq, d, ns, 1.0, &q, x, (1, d), 0.0, &mut dots[..nq * ns]);
+                    let xt = &self.centred_t[s0 * d..(s0 + ns) * d];
+                    // dots = Q Xᵀ, each entry summed in a fixed order.
+                    dots(&q, xt, d, ns, &mut dots_buf[..nq * ns]);
                     let norms = &self.norms[s0..s0 + ns];
                     let lw = log_weights.map(|lw| &lw[s0..s0 + ns]);
                     for i in 0..nq {
-                        let row = &mut dots[i * ns..(i + 1) * ns];
+                        let row = &mut dots_buf[i * ns..(i + 1) * ns];
                         let qn = q_norms[i];
                         // Squared distances, branch-free so that the loop vectorises; any
                         // pair that lost too much to cancellation is recomputed after.
@@ -190,7 +175,7 @@ impl KernelSums for BlockedSums {
                         }
                         let tile_max = lane_max(row);
                         if tile_max > max[i] {
-                            let rescale = (max[i] - tile_max).exp();
+                            let rescale = (max[i] - tile_max).exp_p();
                             sum[i] *= rescale;
                             acc[i * d..(i + 1) * d]
                                 .iter_mut()
@@ -204,7 +189,7 @@ impl KernelSums for BlockedSums {
                         sum[i] += exp_shifted_sum(row, max[i]);
                     }
                     // acc += E X: the weighted sums of the (centred) sample coordinates.
-                    gemm(nq, ns, d, 1.0, &dots[..nq * ns], x, (d, 1), 1.0, acc);
+                    accumulate(&dots_buf[..nq * ns], x, xt, d, ns, acc);
                 }
                 for i in 0..nq {
                     let a = &mut acc[i * d..(i + 1) * d];
@@ -217,7 +202,7 @@ impl KernelSums for BlockedSums {
                     for (v, qk) in a.iter_mut().zip(&q[i * d..(i + 1) * d]) {
                         *v = (*v - qk * sum[i]) * k;
                     }
-                    ls[i] = max[i] + sum[i].ln();
+                    ls[i] = max[i] + sum[i].ln_p();
                 }
             });
     }

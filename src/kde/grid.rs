@@ -69,6 +69,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use super::{BlockedSums, KernelSums, kdtree};
+use crate::num::Portable;
 use crate::points::Points;
 
 /// Largest dimension the grid serves. In 3-D the cells needed at a tolerance of 1e-4..1e-6
@@ -168,7 +169,7 @@ impl GridSums {
         }
         let weights: Vec<f64> = match log_weights {
             None => vec![1.0; self.samples.len()],
-            Some(lw) => lw.iter().map(|w| (w - lw_max).exp()).collect(),
+            Some(lw) => lw.iter().map(|w| (w - lw_max).exp_p()).collect(),
         };
         let Some(plan) = Plan::new(&self.samples, queries, h, self.tol, &weights) else {
             return all();
@@ -187,7 +188,7 @@ impl GridSums {
                 let em_norm = em[..d].iter().map(|v| v * v).sum::<f64>().sqrt();
                 let ok = f > 0.0 && ef * (1.0 + tol) <= tol * f && em_norm <= tol * (f - ef);
                 if ok {
-                    *ls = f.ln() + lw_max;
+                    *ls = f.ln_p() + lw_max;
                     for (s, v) in sh.iter_mut().zip(&m) {
                         *s = v / (h * f);
                     }
@@ -363,10 +364,10 @@ impl Kernels {
         let cs = du.powi(ORDER as i32) * pi / factorial;
         let t = (REACH / du).ceil() as usize + 2 * ORDER;
         let offsets = || (-(t as i64)..=t as i64).map(|o| o as f64 * du);
-        let k: Vec<f64> = offsets().map(|u| (-0.5 * u * u).exp()).collect();
-        let g: Vec<f64> = offsets().map(|u| -u * (-0.5 * u * u).exp()).collect();
+        let k: Vec<f64> = offsets().map(|u| (-0.5 * u * u).exp_p()).collect();
+        let g: Vec<f64> = offsets().map(|u| -u * (-0.5 * u * u).exp_p()).collect();
         let window = (ORDER + 2) as f64 * du;
-        let gauss = |v: f64| (-0.5 * v * v).exp();
+        let gauss = |v: f64| (-0.5 * v * v).exp_p();
         let eps = (1.0 + lambda) * cs;
         let eps_k = window_max_taps(|v| eps * hermite(ORDER, v).abs() * gauss(v), du, t, window);
         let eps_g = window_max_taps(

@@ -48,6 +48,7 @@ use rayon::prelude::*;
 
 use super::{KernelSums, LogSumAcc, dist2};
 use crate::error::{Error, Result};
+use crate::num::Portable;
 use crate::points::Points;
 
 /// Largest dimension served by the tree.
@@ -116,7 +117,7 @@ fn build_tree<const K: usize>(samples: &Points) -> Result<ImmutableKdTree<f64, K
 /// The squared cut radius solving `(*)` from above: `delta2` is `δ²`, `log_ratio` is
 /// `ln(W / (w_nn tol))`.
 pub fn cut_radius2(delta2: f64, h2: f64, log_ratio: f64) -> f64 {
-    let need = |r2: f64| delta2 + 2.0 * h2 * (log_ratio + (r2 / h2).sqrt().max(1.0).ln());
+    let need = |r2: f64| delta2 + 2.0 * h2 * (log_ratio + (r2 / h2).sqrt().max(1.0).ln_p());
     let mut r2 = need(0.0);
     // `need` is increasing and concave with slope < 1 past r = h: stepping a little past it
     // reaches a point with r2 >= need(r2) in a few iterations.
@@ -141,16 +142,16 @@ impl<const K: usize> KernelSums for KdTreeSums<K> {
     ) {
         let h2 = h * h;
         let inv_2h2 = 0.5 / h2;
-        let log_tol = self.tol.ln();
+        let log_tol = self.tol.ln_p();
         // ln W: the total weight, once per call (sequential, so thread-independent).
         let log_total = match log_weights {
-            None => (self.samples.len() as f64).ln(),
+            None => (self.samples.len() as f64).ln_p(),
             Some(lw) => {
                 let m = lw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 if m == f64::NEG_INFINITY {
                     m
                 } else {
-                    m + lw.iter().map(|w| (w - m).exp()).sum::<f64>().ln()
+                    m + lw.iter().map(|w| (w - m).exp_p()).sum::<f64>().ln_p()
                 }
             }
         };

@@ -24,6 +24,7 @@ mod blocked;
 mod exact;
 pub mod grid;
 pub mod kdtree;
+pub mod simd;
 
 pub use bandwidth::{Bandwidth, BandwidthFrom, BandwidthSpec};
 pub use blocked::BlockedSums;
@@ -31,6 +32,7 @@ pub use exact::ExactSums;
 pub use grid::GridSums;
 
 use crate::error::{Error, Result, check_positive};
+use crate::num::Portable;
 use crate::points::Points;
 
 /// Kernel sums over one fixed sample set (see the module documentation).
@@ -102,7 +104,7 @@ pub struct Density {
 /// every query (MATH.md section 2).
 pub fn kde(sums: &dyn KernelSums, queries: &Points, h: f64) -> Result<Density> {
     let (mut log_sum, score) = evaluate_sums(sums, queries, h, None)?;
-    let offset = log_kernel_norm(queries.dim(), h) - (sums.samples().len() as f64).ln();
+    let offset = log_kernel_norm(queries.dim(), h) - (sums.samples().len() as f64).ln_p();
     log_sum.iter_mut().for_each(|v| *v += offset);
     Ok(Density {
         log_density: log_sum,
@@ -112,7 +114,7 @@ pub fn kde(sums: &dyn KernelSums, queries: &Points, h: f64) -> Result<Density> {
 
 /// `ln (2π h²)^(-d/2)`, the log of the Gaussian kernel's normalising constant.
 pub fn log_kernel_norm(dim: usize, h: f64) -> f64 {
-    -0.5 * dim as f64 * (2.0 * std::f64::consts::PI * h * h).ln()
+    -0.5 * dim as f64 * (2.0 * std::f64::consts::PI * h * h).ln_p()
 }
 
 /// Which kernel-sum implementation to use; what the command line and config files name.
@@ -240,13 +242,13 @@ impl<'a> LogSumAcc<'a> {
     #[inline]
     pub(crate) fn add(&mut self, t: f64, x: &[f64], q: &[f64]) {
         if t <= self.max {
-            let e = (t - self.max).exp();
+            let e = (t - self.max).exp_p();
             self.sum += e;
             for ((v, a), b) in self.vec.iter_mut().zip(x).zip(q) {
                 *v += e * (a - b);
             }
         } else if t > f64::NEG_INFINITY {
-            let scale = (self.max - t).exp();
+            let scale = (self.max - t).exp_p();
             self.sum = self.sum * scale + 1.0;
             for ((v, a), b) in self.vec.iter_mut().zip(x).zip(q) {
                 *v = *v * scale + (a - b);
@@ -263,7 +265,7 @@ impl<'a> LogSumAcc<'a> {
         }
         let k = 1.0 / (h2 * self.sum);
         self.vec.iter_mut().for_each(|v| *v *= k);
-        self.max + self.sum.ln()
+        self.max + self.sum.ln_p()
     }
 }
 
@@ -273,24 +275,24 @@ pub fn log_add_exp(a: f64, b: f64) -> f64 {
     if m == f64::NEG_INFINITY {
         return m;
     }
-    m + ((a - m).exp() + (b - m).exp()).ln()
+    m + ((a - m).exp_p() + (b - m).exp_p()).ln_p()
 }
 
 /// `ln(1 + e^z)` without overflow.
 pub fn softplus(z: f64) -> f64 {
     if z > 0.0 {
-        z + (-z).exp().ln_1p()
+        z + (-z).exp_p().ln_1p_p()
     } else {
-        z.exp().ln_1p()
+        z.exp_p().ln_1p_p()
     }
 }
 
 /// `1 / (1 + e^-z)` without overflow.
 pub fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
+        1.0 / (1.0 + (-z).exp_p())
     } else {
-        let e = z.exp();
+        let e = z.exp_p();
         e / (1.0 + e)
     }
 }
@@ -311,39 +313,16 @@ pub fn dist2(a: &[f64], b: &[f64]) -> f64 {
 /// turns subnormal) give 0, which is harmless here, where every slice holds terms relative to
 /// a maximum of 1. On CPUs with AVX-512 (or AVX2) and FMA the same loop is compiled 8 (or 4)
 /// lanes wide (measured with AVX2: 2.6 ns against 5.1 ns per element for `f64::exp`); Rust
-/// never fuses the multiplies and adds on its own, so every path gives the same bits. The sum
-/// is taken in eight interleaved partial sums, added up in a fixed order, so that it
-/// vectorises and its value does not depend on the CPU path taken.
+/// never fuses the multiplies and adds on its own, so every path gives the same bits (see
+/// [`simd`]). The sum is taken in eight interleaved partial sums, added up in a fixed order,
+/// so that it vectorises and its value does not depend on the CPU path taken.
 pub fn exp_shifted_sum(xs: &mut [f64], shift: f64) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has just been checked to support AVX-512F and FMA.
-            return unsafe { exp_avx512(xs, shift) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has just been checked to support AVX2 and FMA.
-            return unsafe { exp_avx2(xs, shift) };
-        }
-    }
-    exp_portable(xs, shift)
+    exp_shifted_sum_dispatch(xs, shift)
 }
 
-/// [`exp_shifted_sum`] compiled for AVX-512 (8 lanes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn exp_avx512(xs: &mut [f64], shift: f64) -> f64 {
-    exp_portable(xs, shift)
-}
-
-/// [`exp_shifted_sum`] compiled for AVX2 and FMA (4 lanes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn exp_avx2(xs: &mut [f64], shift: f64) -> f64 {
-    exp_portable(xs, shift)
+simd::multiversion! {
+    /// [`exp_shifted_sum`] at the process's [`simd::SimdLevel`].
+    pub(crate) fn exp_shifted_sum_dispatch(xs: &mut [f64], shift: f64) -> f64 = exp_portable;
 }
 
 #[inline(always)]

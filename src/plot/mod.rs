@@ -12,6 +12,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::error::{Error, Result};
+use crate::num::Portable;
 use crate::points::Points;
 
 static FONT: &[u8] = include_bytes!("DejaVuSansMono.ttf");
@@ -86,7 +87,7 @@ impl Projection {
 /// Power iteration for the leading eigenvector of a symmetric `d × d` matrix, orthogonal to
 /// `skip` when given. Deterministic start, fixed iteration count.
 fn top_eigenvector(m: &[f64], d: usize, skip: Option<&[f64]>) -> Vec<f64> {
-    let mut v: Vec<f64> = (0..d).map(|i| 1.0 + (i as f64 * 0.618).sin()).collect();
+    let mut v: Vec<f64> = (0..d).map(|i| 1.0 + (i as f64 * 0.618).sin_p()).collect();
     for _ in 0..300 {
         if let Some(s) = skip {
             let dot: f64 = v.iter().zip(s).map(|(a, b)| a * b).sum();
@@ -391,7 +392,7 @@ pub fn loglog_slope(points: &[(f64, f64)]) -> Option<f64> {
     let pts: Vec<(f64, f64)> = points
         .iter()
         .filter(|(x, y)| *x > 0.0 && *y > 0.0)
-        .map(|(x, y)| (x.ln(), y.ln()))
+        .map(|(x, y)| (x.ln_p(), y.ln_p()))
         .collect();
     if pts.len() < 2 {
         return None;
