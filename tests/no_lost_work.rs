@@ -418,3 +418,67 @@ fn numbers_that_cannot_be_honest_are_refused() {
         );
     }
 }
+
+/// Peak resident memory (VmHWM, kB) of a run, read from /proc while it runs: the last
+/// reading before it exits is its peak.
+fn peak_rss_kb(dir: &Path, args: &[&str]) -> u64 {
+    let mut child = Command::new(G)
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status)
+            && let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kb);
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    peak
+}
+
+#[test]
+fn memory_stays_flat_in_the_step_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let run = |steps: &str, out: &str| {
+        peak_rss_kb(
+            dir,
+            &[
+                "run",
+                "--n",
+                "300",
+                "--m",
+                "300",
+                "--every",
+                "100",
+                "--metrics",
+                "all",
+                "--steps",
+                steps,
+                "--out",
+                out,
+            ],
+        )
+    };
+    let short = run("1000", "a");
+    let long = run("10000", "b");
+    assert!(short > 0 && long > 0);
+    // Ten times the steps, a hundred recorded states: the peak may not grow by 10 %.
+    assert!(
+        (long as f64) <= 1.10 * short as f64,
+        "peak RSS {short} kB at 10^3 steps, {long} kB at 10^4"
+    );
+    eprintln!("peak RSS: {short} kB at 10^3 steps, {long} kB at 10^4");
+}
