@@ -45,7 +45,7 @@ proptest! {
         std::fs::write(&path, &bytes).unwrap();
         match read_csv_with_header(&path) {
             Ok((points, header)) => {
-                prop_assert!(points.len() >= 1 && points.dim() >= 1);
+                prop_assert!(!points.is_empty() && points.dim() >= 1);
                 prop_assert!(points.as_slice().iter().all(|v| v.is_finite()));
                 if let Some(h) = header {
                     prop_assert_eq!(h.len(), points.dim());
