@@ -240,3 +240,19 @@ fn resume_refuses_changed_inputs_and_damaged_checkpoints() {
         .to_string();
     assert!(e.contains("checksum does not match"), "{e}");
 }
+
+/// A run stopped before its first step was computed has no checkpoint: resume starts it
+/// again from its inputs, in the same folder.
+#[test]
+fn a_run_without_a_checkpoint_starts_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = base();
+    let reference = uninterrupted(&spec, &tmp.path().join("ref"));
+    let dir = tmp.path().join("r");
+    uninterrupted(&spec, &dir);
+    std::fs::remove_file(dir.join("checkpoint.bin")).unwrap();
+    std::fs::write(dir.join("metrics.csv"), "step,t,jsd\n0,0,0.3").unwrap();
+    let folder = RunFolder::open(&dir).unwrap();
+    resume(&folder, Extend::Own, &RunOptions::default(), &mut Quiet).unwrap();
+    assert!(files(&dir) == reference);
+}

@@ -10,7 +10,7 @@ use ganflow::run::{Inputs, RunFolder, RunSpec, start};
 
 use super::AnyResult;
 use super::args::RunArgs;
-use super::session::{Progress, Signals, finish, run_options};
+use super::session::{Progress, Signals, finish, run_options, warn_costs};
 
 pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
     let mut spec = resolve(&args, given)?;
@@ -20,6 +20,7 @@ pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
     // is made. Then the paths are made absolute, so that run.toml works from any folder.
     let inputs = Inputs::load(&spec)?;
     absolutize(&mut spec)?;
+    warn_costs(&spec, &inputs);
     let folder = match &args.out {
         Some(out) => RunFolder::claim(out, args.force, &input_files(&spec))?,
         None => RunFolder::claim_next(Path::new("runs"))?,

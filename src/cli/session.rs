@@ -5,17 +5,21 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ganflow::metrics::mode_coverage;
 use ganflow::plot::run_folder::draw_run;
-use ganflow::run::{Outcome, RunFolder, RunOptions};
+use ganflow::run::estimate::{available_memory, estimate};
+use ganflow::run::{Inputs, Outcome, RunFolder, RunOptions, RunSpec};
 use ganflow::{Observation, Observer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use super::args::DriveArgs;
 use super::{AnyResult, say};
+
+/// How long a run may take, after a signal, to reach its next step and checkpoint there.
+const ABANDON_AFTER: Duration = Duration::from_secs(5);
 
 /// Signals seen, and the flag the driver polls at every step.
 pub struct Signals {
@@ -35,6 +39,27 @@ impl Signals {
             signal_hook::flag::register(sig, Arc::clone(&stop))?;
             signal_hook::flag::register_usize(sig, Arc::clone(&which), sig as usize)?;
         }
+        // A step can take minutes at scale: if the run has not reached its next step a
+        // while after the signal, it is abandoned. The last checkpoint stays valid (it is
+        // written whole), and resume cuts the streamed files back to it.
+        let (flag, sig) = (Arc::clone(&stop), Arc::clone(&which));
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(ABANDON_AFTER);
+            eprintln!(
+                "interrupted during a step longer than {} s: abandoned; the last checkpoint \
+                 stays valid and `ganflow resume` continues from it",
+                ABANDON_AFTER.as_secs()
+            );
+            let code = if sig.load(Ordering::SeqCst) == SIGTERM as usize {
+                143
+            } else {
+                130
+            };
+            std::process::exit(code);
+        });
         Ok(Self { stop, which })
     }
 
@@ -72,6 +97,33 @@ pub fn run_options(args: &DriveArgs, signals: &Signals) -> AnyResult<RunOptions>
         checkpoint_secs: args.checkpoint_secs,
         interrupt: Some(Arc::clone(&signals.stop)),
     })
+}
+
+/// Says so before starting when a step is estimated to take over an hour, or the point
+/// sets need more memory than the machine has free.
+pub fn warn_costs(spec: &RunSpec, inputs: &Inputs) {
+    let (n, m, d) = (inputs.particles.len(), inputs.data.len(), inputs.data.dim());
+    let e = estimate(spec, n, m, d, rayon::current_num_threads());
+    if let Some(s) = e.seconds_per_step
+        && s > 3600.0
+    {
+        eprintln!(
+            "warning: with N = {n}, M = {m} in {d}-D, one step is estimated at {:.1} hours \
+             ({} steps planned); a smaller N, or --estimator grid in 1-D and 2-D, is faster; \
+             checkpoints keep the work (ganflow resume)",
+            s / 3600.0,
+            spec.planned_steps()
+        );
+    }
+    if let Some(free) = available_memory()
+        && e.bytes > free
+    {
+        eprintln!(
+            "warning: the run needs about {:.1} GiB for its points, more than the {:.1} GiB free",
+            e.bytes / (1u64 << 30) as f64,
+            free / (1u64 << 30) as f64
+        );
+    }
 }
 
 /// Shows a progress bar with the live JSD on standard error, for runs that last longer than

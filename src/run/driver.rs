@@ -133,14 +133,20 @@ pub fn resume(
     watch: &mut dyn Observer,
 ) -> Result<Outcome> {
     let (mut spec, _status) = RunSpec::read_run_toml(&folder.file("run.toml"))?;
+    match extend {
+        Extend::Own => {}
+        Extend::Steps(n) => {
+            spec.steps = n;
+            spec.time = None;
+        }
+        Extend::Time(t) => spec.time = Some(t),
+    }
+    spec.check()?;
     let ckpt_path = folder.file("checkpoint.bin");
     if !ckpt_path.exists() {
-        return Err(Error::File {
-            path: ckpt_path,
-            message: "is missing: the run stopped before its first checkpoint; start it again \
-                      with `ganflow run --config RUN/run.toml --out RUN --force`"
-                .into(),
-        });
+        // Stopped before its first step was computed: step 0 comes back from the inputs.
+        let inputs = Inputs::load(&spec)?;
+        return start(&spec, inputs, folder, options, watch);
     }
     let ckpt = Checkpoint::read(&ckpt_path)?;
     if ckpt.version != env!("CARGO_PKG_VERSION") {
@@ -153,15 +159,6 @@ pub fn resume(
             ),
         });
     }
-    match extend {
-        Extend::Own => {}
-        Extend::Steps(n) => {
-            spec.steps = n;
-            spec.time = None;
-        }
-        Extend::Time(t) => spec.time = Some(t),
-    }
-    spec.check()?;
     let reached = match extend {
         Extend::Steps(n) => n < ckpt.state.step,
         Extend::Time(t) => t < ckpt.state.t * (1.0 - 1e-12),

@@ -11,6 +11,7 @@
 
 pub mod checkpoint;
 pub mod driver;
+pub mod estimate;
 pub mod folder;
 pub mod inputs;
 pub mod spec;
