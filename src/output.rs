@@ -149,10 +149,19 @@ pub struct CsvRecorder<W: Write> {
     unscale: Option<Standardizer>,
     extra: Option<(MetricsTracker, bool)>,
     last_extra: Vec<(&'static str, Option<f64>)>,
+    /// The files' paths, for errors: trajectories, then metrics.
+    paths: [Option<PathBuf>; 2],
 }
 
-fn csv_err(e: csv::Error) -> Error {
-    Error::Observer(Box::new(e))
+/// The error of a write to one of the two files: naming it where its path is known.
+fn write_err(path: &Option<PathBuf>, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    match path {
+        Some(path) => Error::File {
+            path: path.clone(),
+            message: e.to_string(),
+        },
+        None => Error::Observer(Box::new(e)),
+    }
 }
 
 impl<W: Write> CsvRecorder<W> {
@@ -167,6 +176,7 @@ impl<W: Write> CsvRecorder<W> {
             unscale: None,
             extra: None,
             last_extra: Vec::new(),
+            paths: [None, None],
         }
     }
 
@@ -188,6 +198,12 @@ impl<W: Write> CsvRecorder<W> {
         self
     }
 
+    /// Names the two files in errors (trajectories, then metrics).
+    pub fn at_paths(mut self, trajectories: PathBuf, metrics: PathBuf) -> Self {
+        self.paths = [Some(trajectories), Some(metrics)];
+        self
+    }
+
     /// Continues recordings already begun (a resumed run): the headers are not written again.
     pub fn continuing(mut self) -> Self {
         self.header_done = true;
@@ -199,10 +215,10 @@ impl<W: Write> CsvRecorder<W> {
     pub fn flush(&mut self) -> Result<(&W, &W)> {
         self.trajectories
             .flush()
-            .map_err(|e| Error::Observer(Box::new(e)))?;
+            .map_err(|e| write_err(&self.paths[0], e))?;
         self.metrics
             .flush()
-            .map_err(|e| Error::Observer(Box::new(e)))?;
+            .map_err(|e| write_err(&self.paths[1], e))?;
         Ok((self.trajectories.get_ref(), self.metrics.get_ref()))
     }
 
@@ -216,11 +232,11 @@ impl<W: Write> CsvRecorder<W> {
         let t = self
             .trajectories
             .into_inner()
-            .map_err(|e| Error::Observer(Box::new(e.into_error())))?;
+            .map_err(|e| write_err(&self.paths[0], e.into_error()))?;
         let m = self
             .metrics
             .into_inner()
-            .map_err(|e| Error::Observer(Box::new(e.into_error())))?;
+            .map_err(|e| write_err(&self.paths[1], e.into_error()))?;
         Ok((t, m))
     }
 
@@ -231,12 +247,16 @@ impl<W: Write> CsvRecorder<W> {
             h.extend((0..d).map(|k| format!("v{k}")));
             h.push("dstar".into());
         }
-        self.trajectories.write_record(&h).map_err(csv_err)?;
+        self.trajectories
+            .write_record(&h)
+            .map_err(|e| write_err(&self.paths[0], e))?;
         let mut header: Vec<&str> = METRICS_HEADER.to_vec();
         if let Some((tracker, _)) = &self.extra {
             header.extend(tracker.columns());
         }
-        self.metrics.write_record(&header).map_err(csv_err)?;
+        self.metrics
+            .write_record(&header)
+            .map_err(|e| write_err(&self.paths[1], e))?;
         self.header_done = true;
         Ok(())
     }
@@ -276,7 +296,9 @@ impl<W: Write> Observer for CsvRecorder<W> {
                 self.row.extend(v.iter().map(|v| fmt_f64(*v)));
                 self.row.push(fmt_f64(o.field.dstar[i]));
             }
-            self.trajectories.write_record(&self.row).map_err(csv_err)?;
+            self.trajectories
+                .write_record(&self.row)
+                .map_err(|e| write_err(&self.paths[0], e))?;
         }
         let m = o.diagnostics;
         let values = [
@@ -302,7 +324,9 @@ impl<W: Write> Observer for CsvRecorder<W> {
             row.extend(values.iter().map(|v| v.map_or(String::new(), fmt_f64)));
             self.last_extra = tracker.columns().iter().copied().zip(values).collect();
         }
-        self.metrics.write_record(&row).map_err(csv_err)?;
+        self.metrics
+            .write_record(&row)
+            .map_err(|e| write_err(&self.paths[1], e))?;
         Ok(ControlFlow::Continue(()))
     }
 }

@@ -171,7 +171,7 @@ pub fn bench(args: BenchArgs) -> AnyResult<()> {
             }
         }
     }
-    fs::create_dir_all(&args.out)?;
+    fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     write_output(Some(&args.out.join("bench.csv")), |w| {
         let mut csv = csv::Writer::from_writer(w);
         csv.write_record([

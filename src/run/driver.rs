@@ -105,6 +105,7 @@ pub fn start(
         ))
     };
     let recorder = recorder(
+        folder,
         spec,
         &inputs,
         &sim,
@@ -207,7 +208,7 @@ pub fn resume(
     };
     let t = reopen("trajectories.csv", ckpt.trajectories_len)?;
     let m = reopen("metrics.csv", ckpt.metrics_len)?;
-    let mut recorder = recorder(&spec, &inputs, &sim, t, m)?.continuing();
+    let mut recorder = recorder(folder, &spec, &inputs, &sim, t, m)?.continuing();
     if let Some(tracker) = recorder.tracker_mut() {
         tracker.set_previous(ckpt.dissipation);
     }
@@ -231,13 +232,15 @@ pub fn resume(
 }
 
 fn recorder(
+    folder: &RunFolder,
     spec: &RunSpec,
     inputs: &Inputs,
     sim: &Simulation,
     trajectories: Writer,
     metrics: Writer,
 ) -> Result<CsvRecorder<Writer>> {
-    let mut recorder = CsvRecorder::new(trajectories, metrics, spec.record_velocity);
+    let mut recorder = CsvRecorder::new(trajectories, metrics, spec.record_velocity)
+        .at_paths(folder.file("trajectories.csv"), folder.file("metrics.csv"));
     if let Some(s) = &inputs.coordinates {
         recorder = recorder.unscaled_by(s.clone());
     }
