@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use ganflow::run::{Extend, RunFolder, resume as drive_resume};
+use ganflow::run::{Extend, RunFolder, RunSpec, resume as drive_resume};
 
 use super::AnyResult;
 use super::args::ResumeArgs;
@@ -17,7 +17,14 @@ pub fn resume(args: ResumeArgs) -> AnyResult<ExitCode> {
     let signals = Signals::catch()?;
     let options = run_options(&args.options, &signals)?;
     let folder = RunFolder::open(&args.dir)?;
-    let mut progress = Progress::new(0, args.options.quiet);
+    // The bar's length: the run's own plan, or the new total.
+    let (spec, _) = RunSpec::read_run_toml(&folder.path().join("run.toml"))?;
+    let total = match extend {
+        Extend::Steps(n) => n,
+        Extend::Time(t) => (t / spec.dt).ceil() as u64,
+        Extend::Own => spec.planned_steps(),
+    };
+    let mut progress = Progress::new(total, args.options.quiet);
     let result = drive_resume(&folder, extend, &options, &mut progress);
     progress.clear();
     finish(result, &folder, &signals, args.plot)
