@@ -235,7 +235,7 @@ pub struct SampleArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub mean: Option<String>,
     /// Standard deviation of a gaussian [default: 1] or of a mixture component [default: 0.5].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub std: Option<f64>,
     /// Components of a gaussian-mixture.
     #[arg(long, default_value_t = 4)]

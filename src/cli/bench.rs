@@ -85,6 +85,18 @@ pub fn bench(args: BenchArgs) -> AnyResult<()> {
     let dims: Vec<usize> = list("--dim", &args.dim)?;
     let tols: Vec<f64> = list("--tol", &args.tol)?;
     let names: Vec<String> = list("--estimators", &args.estimators)?;
+    if ns.contains(&0) || dims.contains(&0) || args.m == Some(0) {
+        return Err("--n, --m, --dim: every size must be at least 1".into());
+    }
+    if let Some(t) = tols.iter().find(|t| !(**t > 0.0 && **t < 1.0)) {
+        return Err(format!("--tol: each tolerance must be in (0, 1), got {t}").into());
+    }
+    if args.repeats == 0 || args.accuracy_points == 0 {
+        return Err("--repeats and --accuracy-points: must be at least 1".into());
+    }
+    if args.skip_after.is_nan() || args.skip_after < 0.0 {
+        return Err(format!("--skip-after: must be >= 0, got {}", args.skip_after).into());
+    }
     let mut rows = Vec::new();
     say!(
         "{:<8} {:>8} {:>8} {:>4} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",

@@ -139,6 +139,20 @@ fn datasets_table() -> String {
 }
 
 fn sample(args: SampleArgs) -> AnyResult<()> {
+    for (option, v) in [
+        ("--n", args.n),
+        ("--dim", args.dim),
+        ("--components", args.components),
+    ] {
+        if v == 0 {
+            return Err(format!("{option}: must be at least 1, got 0").into());
+        }
+    }
+    if let Some(s) = args.std
+        && !(s > 0.0 && s.is_finite())
+    {
+        return Err(format!("--std: must be > 0 and finite, got {s}").into());
+    }
     let mean = args
         .mean
         .as_deref()

@@ -312,7 +312,7 @@ pub struct RunSpec {
     pub mean: Option<NumberList>,
     /// Standard deviation of the gaussian target [default: 1] or of each gaussian-mixture
     /// component [default: 0.5].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub std: Option<f64>,
     /// Components of the gaussian-mixture target.
@@ -387,7 +387,7 @@ pub struct RunSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub centers: Option<PathBuf>,
     /// Standard deviation of each mode, with --centers (data units).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub center_std: Option<f64>,
     /// Random seed of the built-in samples.
