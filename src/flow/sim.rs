@@ -618,13 +618,14 @@ impl Simulation {
                     ds = Some(data_side(&self.inputs(sums.as_ref()))?);
                 }
                 let diag = diagnostics(&field, ds.as_ref().expect("computed"), d);
-                if reason.is_none()
+                if !matches!(reason, Some(StopReason::NonFinite { .. }))
                     && ![diag.jsd, diag.energy, diag.connection_norm2]
                         .iter()
                         .all(|v| v.is_finite())
                 {
                     // Finite velocities but undefined diagnostics: densities that underflowed
-                    // or overflowed somewhere.
+                    // or overflowed somewhere. It ends the run as a failure, whatever else
+                    // would have ended it here.
                     let particle = field
                         .log_g
                         .iter()
