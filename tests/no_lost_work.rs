@@ -482,3 +482,50 @@ fn memory_stays_flat_in_the_step_count() {
     );
     eprintln!("peak RSS: {short} kB at 10^3 steps, {long} kB at 10^4");
 }
+
+/// A second Ctrl-C exits at once: the step under way is not finished, no checkpoint is
+/// written after it (status stays `running`), and the first checkpoint still resumes.
+#[test]
+fn a_second_ctrl_c_exits_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Steps of about a second each (exact sums, 8-D, 15000 points on both sides).
+    let args = [
+        "run",
+        "--target",
+        "gaussian",
+        "--dim",
+        "8",
+        "--n",
+        "15000",
+        "--m",
+        "15000",
+        "--estimator",
+        "exact",
+        "--steps",
+        "4",
+        "--every",
+        "1",
+        "--out",
+        "r",
+    ];
+    let child = spawn(dir, &args);
+    let start = Instant::now();
+    while !dir.join("r/checkpoint.bin").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no first checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    kill(&child, "-INT");
+    std::thread::sleep(Duration::from_millis(50));
+    kill(&child, "-INT");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert_eq!(status(&dir.join("r")), "running");
+    let o = ganflow(dir, &["resume", "r", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(status(&dir.join("r")), "complete");
+}
