@@ -377,6 +377,26 @@ pub struct MetricsTracker {
     previous: Option<DissipationPoint>,
 }
 
+/// The connection norm at one observation: what the local decay rate needs from the
+/// previous one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DecayPoint {
+    /// Time.
+    pub t: f64,
+    /// `||A||²`.
+    pub connection_norm2: f64,
+}
+
+/// The local decay rate between two observations, `-(1/2) d ln ||A||² / dt`: near an
+/// equilibrium `A` decays like its slowest mode, so this tends to that mode's rate (the
+/// linearised flow's). `None` when undefined (no earlier observation, no time between them,
+/// or a norm that is not positive).
+pub fn decay_rate(previous: Option<DecayPoint>, now: DecayPoint) -> Option<f64> {
+    let p = previous?;
+    (now.t > p.t && p.connection_norm2 > 0.0 && now.connection_norm2 > 0.0)
+        .then(|| -0.5 * (now.connection_norm2.ln_p() - p.connection_norm2.ln_p()) / (now.t - p.t))
+}
+
 /// What the dissipation residual keeps from one observation to the next: the time, the
 /// energy and the dissipation rate there. It is all the state a [`MetricsTracker`] carries.
 #[derive(Clone, Copy, Debug, PartialEq)]

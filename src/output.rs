@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, io_at};
 use crate::flow::sim::{Observation, Observer};
-use crate::metrics::MetricsTracker;
+use crate::metrics::{DecayPoint, MetricsTracker, decay_rate};
 use crate::points::Standardizer;
 
 /// `DIR/.STEM.tmp-PID.EXT` for `DIR/STEM.EXT`: where [`write_whole`] writes before renaming
@@ -124,7 +124,7 @@ impl<W: Write> Write for Counted<W> {
 }
 
 /// Header of `metrics.csv`.
-pub const METRICS_HEADER: [&str; 10] = [
+pub const METRICS_HEADER: [&str; 11] = [
     "step",
     "t",
     "jsd",
@@ -135,6 +135,7 @@ pub const METRICS_HEADER: [&str; 10] = [
     "max_speed",
     "h_g",
     "h_q",
+    "decay_rate",
 ];
 
 /// Writes every observation: one row per particle to the trajectories (`step,t,id,x0..`, with
@@ -151,6 +152,8 @@ pub struct CsvRecorder<W: Write> {
     last_extra: Vec<(&'static str, Option<f64>)>,
     /// The files' paths, for errors: trajectories, then metrics.
     paths: [Option<PathBuf>; 2],
+    /// The previous observation's connection norm, for `decay_rate`.
+    decay: Option<DecayPoint>,
 }
 
 /// The error of a write to one of the two files: naming it where its path is known.
@@ -177,6 +180,7 @@ impl<W: Write> CsvRecorder<W> {
             extra: None,
             last_extra: Vec::new(),
             paths: [None, None],
+            decay: None,
         }
     }
 
@@ -220,6 +224,16 @@ impl<W: Write> CsvRecorder<W> {
             .flush()
             .map_err(|e| write_err(&self.paths[1], e))?;
         Ok((self.trajectories.get_ref(), self.metrics.get_ref()))
+    }
+
+    /// The state carried between observations for `decay_rate` (for checkpoints).
+    pub fn decay_state(&self) -> Option<DecayPoint> {
+        self.decay
+    }
+
+    /// Restores [`CsvRecorder::decay_state`] (a resumed run).
+    pub fn set_decay_state(&mut self, p: Option<DecayPoint>) {
+        self.decay = p;
     }
 
     /// The optional metrics' tracker, if any.
@@ -313,6 +327,13 @@ impl<W: Write> Observer for CsvRecorder<W> {
         ];
         let mut row = vec![step, t];
         row.extend(values.iter().map(|v| fmt_f64(*v)));
+        let now = DecayPoint {
+            t: o.t,
+            connection_norm2: m.connection_norm2,
+        };
+        // Undefined at the first row: an empty cell.
+        row.push(decay_rate(self.decay, now).map_or(String::new(), fmt_f64));
+        self.decay = Some(now);
         if let Some((tracker, variational)) = &mut self.extra {
             let rate = if *variational {
                 o.field.velocity.iter().map(|v| v * v).sum::<f64>() / o.particles.len() as f64

@@ -56,13 +56,32 @@ fn tiny_run_writes_complete_files() {
     assert_eq!(
         lines.next(),
         Some(
-            "step,t,jsd,connection_norm2,mean_dstar_particles,mean_dstar_data,energy,max_speed,h_g,h_q"
+            "step,t,jsd,connection_norm2,mean_dstar_particles,mean_dstar_data,energy,max_speed,h_g,h_q,decay_rate"
         )
     );
     let rows: Vec<Vec<f64>> = lines
-        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|v| {
+                    if v.is_empty() {
+                        f64::NAN
+                    } else {
+                        v.parse().unwrap()
+                    }
+                })
+                .collect()
+        })
         .collect();
     assert_eq!(rows.len(), 4);
+    // decay_rate: undefined at the first row, then -(1/2) d ln ||A||^2 / dt.
+    assert!(rows[0][10].is_nan());
+    for k in 1..4 {
+        let expect = -0.5 * (rows[k][3] / rows[k - 1][3]).ln() / (rows[k][1] - rows[k - 1][1]);
+        assert!(
+            (rows[k][10] - expect).abs() < 1e-9 * expect.abs().max(1.0),
+            "{rows:?}"
+        );
+    }
     assert!((rows[3][1] - 0.7).abs() < 1e-12, "t = {}", rows[3][1]);
     assert!(rows[3][2] < rows[0][2], "jsd did not fall: {rows:?}");
 
@@ -521,8 +540,9 @@ fn optional_metrics_are_columns() {
         ",sliced_w2,mmd2,modes_covered,high_quality,modes_reverse_kl,memorization,dissipation_residual"
     ), "{header}");
     let first: Vec<&str> = metrics.lines().nth(1).unwrap().split(',').collect();
-    assert_eq!(first.len(), 17);
-    assert_eq!(first[16], "", "no residual at the first row");
+    assert_eq!(first.len(), 18);
+    assert_eq!(first[10], "", "no decay rate at the first row");
+    assert_eq!(first[17], "", "no residual at the first row");
     // Without known modes, the mode columns are left out, not written as zeros.
     std::fs::write(dir.path().join("d.csv"), "1,2\n2,1\n0,0\n3,3\n1,1\n").unwrap();
     let o = ganflow(

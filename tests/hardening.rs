@@ -149,6 +149,10 @@ fn valid_checkpoint() -> Vec<u8> {
         },
         particles: Points::new("p", vec![0.5, -1.0, 2.0, 3.0], 2).unwrap(),
         dissipation: None,
+        decay: Some(ganflow::metrics::DecayPoint {
+            t: 1.1,
+            connection_norm2: 0.25,
+        }),
         trajectories_len: 100,
         metrics_len: 50,
     }

@@ -1,7 +1,7 @@
 //! Checkpoints: everything needed to continue a run bit for bit, in one file written whole.
 //!
 //! A checkpoint is taken at a step before that step is observed or taken. It holds the
-//! flow's state ([`FlowState`] and the particles), the metrics tracker's state, the lengths
+//! flow's state ([`FlowState`] and the particles), the metrics' state, the lengths
 //! of `trajectories.csv` and `metrics.csv` that hold exactly the observations before that
 //! step, the version that wrote it and a digest of the inputs. The flow draws no random
 //! numbers and its integrators keep nothing between steps, so that is all the state there is.
@@ -17,12 +17,12 @@ use sha2::{Digest, Sha256};
 use super::inputs::InputDigest;
 use crate::error::{Error, Result, io_at};
 use crate::flow::sim::FlowState;
-use crate::metrics::DissipationPoint;
+use crate::metrics::{DecayPoint, DissipationPoint};
 use crate::output::write_whole_with;
 use crate::points::Points;
 
 const MAGIC: &[u8; 19] = b"ganflow checkpoint\n";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// One checkpoint.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +37,8 @@ pub struct Checkpoint {
     pub particles: Points,
     /// The metrics tracker's state.
     pub dissipation: Option<DissipationPoint>,
+    /// The recorder's state for `decay_rate`.
+    pub decay: Option<DecayPoint>,
     /// Bytes of `trajectories.csv` that belong to the observations before `state.step`.
     pub trajectories_len: u64,
     /// Bytes of `metrics.csv` that do.
@@ -71,6 +73,15 @@ impl Checkpoint {
             Some(p) => {
                 b.push(1);
                 for v in [p.t, p.energy, p.rate] {
+                    b.extend_from_slice(&v.to_bits().to_le_bytes());
+                }
+            }
+        }
+        match self.decay {
+            None => b.push(0),
+            Some(p) => {
+                b.push(1);
+                for v in [p.t, p.connection_norm2] {
                     b.extend_from_slice(&v.to_bits().to_le_bytes());
                 }
             }
@@ -129,6 +140,14 @@ impl Checkpoint {
             }),
             _ => return Err(bad("a flag is neither 0 nor 1")),
         };
+        let decay = match r.take(1).ok_or_else(short)?[0] {
+            0 => None,
+            1 => Some(DecayPoint {
+                t: r.f64().ok_or_else(short)?,
+                connection_norm2: r.f64().ok_or_else(short)?,
+            }),
+            _ => return Err(bad("a flag is neither 0 nor 1")),
+        };
         let n = r.u64().ok_or_else(short)? as usize;
         let d = r.u64().ok_or_else(short)? as usize;
         let count = n.checked_mul(d).ok_or_else(|| bad("its size overflows"))?;
@@ -154,6 +173,7 @@ impl Checkpoint {
             particles: Points::new("checkpoint particles", coords, d)
                 .map_err(|e| bad(&e.to_string()))?,
             dissipation,
+            decay,
             trajectories_len,
             metrics_len,
         })

@@ -212,6 +212,7 @@ pub fn resume(
     if let Some(tracker) = recorder.tracker_mut() {
         tracker.set_previous(ckpt.dissipation);
     }
+    recorder.set_decay_state(ckpt.decay);
     // final.csv belongs to the end of a run: gone until this one ends.
     let final_path = folder.file("final.csv");
     if final_path.exists() {
@@ -279,6 +280,7 @@ struct RunObserver<'a> {
 impl RunObserver<'_> {
     fn checkpoint(&mut self, state: &FlowState, particles: &Points) -> Result<()> {
         let dissipation = self.recorder.tracker_mut().and_then(|t| t.previous());
+        let decay = self.recorder.decay_state();
         let (t, m) = self.recorder.flush()?;
         let (trajectories_len, metrics_len) = (t.bytes(), m.bytes());
         // The rows the checkpoint counts must be on disk before it is.
@@ -294,6 +296,7 @@ impl RunObserver<'_> {
             state: *state,
             particles: particles.clone(),
             dissipation,
+            decay,
             trajectories_len,
             metrics_len,
         }
