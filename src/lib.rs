@@ -34,6 +34,7 @@ pub mod output;
 pub mod plot;
 pub mod points;
 pub mod run;
+pub mod spectrum;
 
 pub use error::{Error, Result};
 pub use flow::integrate::Integrator;

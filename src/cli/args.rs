@@ -29,6 +29,11 @@ pub enum Command {
     /// its own stop rule or to a new total (--steps, --time). The files end as an
     /// uninterrupted run's would, byte for byte.
     Resume(Box<ResumeArgs>),
+    /// The linearised flow at equilibrium: the slowest modes' decay rates (CSV
+    /// k,rate,frequency,resolution), the fastest rate and the stable Euler and Heun steps.
+    /// Continuum mode, in 1-D: the operator discretised on --grid-points cells. Takes run's
+    /// target, data, bandwidth and loss options (and --config).
+    Spectrum(Box<SpectrumArgs>),
     /// Evaluate the flow's velocity field without moving anything.
     Velocity(VelocityArgs),
     /// List the built-in distributions with their parameters.
@@ -178,6 +183,29 @@ pub struct DriveArgs {
     /// that is a terminal).
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `ganflow spectrum`.
+#[derive(Args, Clone, Debug)]
+pub struct SpectrumArgs {
+    #[command(flatten)]
+    pub spec: RunSpec,
+    /// Cells of the grid the continuum operator is discretised on.
+    #[arg(long, default_value_t = 400)]
+    pub grid_points: usize,
+    /// How many of the slowest modes to report.
+    #[arg(long, default_value_t = 8)]
+    pub modes: usize,
+    /// Output CSV of the modes [default: standard output].
+    #[arg(long, value_name = "FILE.csv")]
+    pub out: Option<PathBuf>,
+    /// Also write the modes as displacement fields: mode,id,x0,dx0,eps (the density
+    /// perturbation eps and the displacement dx that makes it, at each cell centre x0).
+    #[arg(long, value_name = "FILE.csv")]
+    pub vectors: Option<PathBuf>,
+    /// Read options from a TOML file (a run's run.toml works).
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Args, Clone, Debug)]

@@ -15,6 +15,7 @@ mod plot;
 mod resume;
 mod run;
 mod session;
+mod spectrum;
 mod velocity;
 
 use std::io::Write;
@@ -52,6 +53,12 @@ pub fn main() -> AnyResult<ExitCode> {
             run::run(*args, &given_options(sub))
         }
         Command::Resume(args) => resume::resume(*args),
+        Command::Spectrum(args) => {
+            let sub = matches
+                .subcommand_matches("spectrum")
+                .ok_or("internal: spectrum matched without its arguments")?;
+            spectrum::spectrum(*args, &given_options(sub)).and(done)
+        }
         Command::Velocity(args) => velocity::velocity(args).and(done),
         Command::Datasets => {
             write_output(None, |w| Ok(w.write_all(datasets_table().as_bytes())?)).and(done)
@@ -70,6 +77,32 @@ fn given_options(matches: &clap::ArgMatches) -> Vec<String> {
         .map(|id| id.as_str().to_string())
         .filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
         .collect()
+}
+
+/// A run specification: the defaults, then the `config` file, then the options the user
+/// gave on the command line (`given`, clap ids) with their values from `parsed`.
+pub fn resolve_spec(
+    parsed: &ganflow::run::RunSpec,
+    config: Option<&Path>,
+    given: &[String],
+) -> AnyResult<ganflow::run::RunSpec> {
+    let parsed = toml::Table::try_from(parsed)?;
+    let mut overrides = toml::Table::new();
+    for id in given {
+        let key = id.replace('_', "-");
+        if let Some(v) = parsed.get(&key) {
+            overrides.insert(key, v.clone());
+        }
+    }
+    let text;
+    let config = match config {
+        Some(path) => {
+            text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some((path, text.as_str()))
+        }
+        None => None,
+    };
+    Ok(ganflow::run::RunSpec::merge(config, overrides)?)
 }
 
 /// Prints a line on standard output. A reader that has gone (`| head -1`) surfaces as a

@@ -1,19 +1,18 @@
 //! `ganflow run`: the specification from defaults, `--config` and the command line; its
 //! inputs; a claimed folder; the driver.
 
-use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
 
 use ganflow::run::inputs::{absolutize, input_files};
-use ganflow::run::{Inputs, RunFolder, RunSpec, start};
+use ganflow::run::{Inputs, RunFolder, start};
 
-use super::AnyResult;
 use super::args::RunArgs;
 use super::session::{Progress, Signals, finish, run_options, warn_costs};
+use super::{AnyResult, resolve_spec};
 
 pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
-    let mut spec = resolve(&args, given)?;
+    let mut spec = resolve_spec(&args.spec, args.config.as_deref(), given)?;
     let signals = Signals::catch()?;
     let options = run_options(&args.options, &signals)?;
     // Inputs first, under the names the user gave: a bad file is reported before any folder
@@ -29,25 +28,4 @@ pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
     let result = start(&spec, inputs, &folder, &options, &mut progress);
     progress.clear();
     finish(result, &folder, &signals, args.plot)
-}
-
-/// Defaults, then `--config`, then the options given on the command line.
-fn resolve(args: &RunArgs, given: &[String]) -> AnyResult<RunSpec> {
-    let parsed = toml::Table::try_from(&args.spec)?;
-    let mut overrides = toml::Table::new();
-    for id in given {
-        let key = id.replace('_', "-");
-        if let Some(v) = parsed.get(&key) {
-            overrides.insert(key, v.clone());
-        }
-    }
-    let text;
-    let config = match &args.config {
-        Some(path) => {
-            text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Some((path.as_path(), text.as_str()))
-        }
-        None => None,
-    };
-    Ok(RunSpec::merge(config, overrides)?)
 }
