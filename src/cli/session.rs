@@ -126,17 +126,25 @@ pub fn warn_costs(spec: &RunSpec, inputs: &Inputs) {
     }
 }
 
+/// A rise of the energy below this (and below 10 %) is sampling noise, not instability.
+const ENERGY_RISE_FLOOR: f64 = 1e-3;
+
 /// Shows a progress bar with the live JSD on standard error, for runs that last longer than
-/// about a second.
+/// about a second, and warns once when the energy rises (a time step beyond the stable
+/// limit).
 pub struct Progress {
     bar: ProgressBar,
     started: Instant,
     shown: bool,
     quiet: bool,
+    /// The last recorded (step, energy), and whether the rise warning was given.
+    energy: Option<(u64, f64)>,
+    warned: bool,
+    dt: f64,
 }
 
 impl Progress {
-    pub fn new(total: u64, quiet: bool) -> Self {
+    pub fn new(total: u64, quiet: bool, dt: f64) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
         if let Ok(style) =
             ProgressStyle::with_template("{bar:30} {pos}/{len} steps, ETA {eta}, {msg}")
@@ -148,6 +156,9 @@ impl Progress {
             started: Instant::now(),
             shown: false,
             quiet,
+            energy: None,
+            warned: false,
+            dt,
         }
     }
 
@@ -160,6 +171,23 @@ impl Observer for Progress {
     fn observe(&mut self, obs: &Observation<'_>) -> ganflow::Result<ControlFlow<()>> {
         self.bar
             .set_message(format!("jsd {:.4e}", obs.diagnostics.jsd));
+        // The flow lowers its energy; a rise well above sampling noise between recorded
+        // steps is what a time step beyond the stable limit looks like.
+        let e = obs.diagnostics.energy;
+        if let Some((step, before)) = self.energy
+            && !self.warned
+            && e > 1.1 * before + ENERGY_RISE_FLOOR
+        {
+            self.warned = true;
+            self.bar.suspend(|| {
+                eprintln!(
+                    "warning: the energy rose from {before:.4e} (step {step}) to {e:.4e} (step {}): \
+                     --dt {} may be above the stable limit; `ganflow spectrum` estimates it",
+                    obs.step, self.dt
+                )
+            });
+        }
+        self.energy = Some((obs.step, e));
         Ok(ControlFlow::Continue(()))
     }
 
