@@ -159,6 +159,12 @@ pub enum Error {
         /// The first offending particle.
         particle: usize,
     },
+    /// An iterative numerical method did not converge.
+    #[error("{what} did not converge")]
+    NoConvergence {
+        /// Which computation.
+        what: &'static str,
+    },
     /// An observer failed (its own error, boxed).
     #[error("observer failed: {0}")]
     Observer(Box<dyn std::error::Error + Send + Sync>),

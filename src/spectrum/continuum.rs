@@ -161,8 +161,8 @@ pub fn continuum_1d(
             let s = m.std;
             if h_g >= s {
                 return Err(Error::OutOfRange {
-                    what: "particle bandwidth (it must be below the target's standard deviation, or no density smooths to it)",
-                    expected: "below the target's standard deviation",
+                    what: "the particle bandwidth",
+                    expected: "below the target's standard deviation (no density smooths to a narrower target)",
                     value: h_g,
                 });
             }
@@ -190,8 +190,8 @@ pub fn continuum_1d(
             let h_q = *h_q;
             if h_g > h_q {
                 return Err(Error::OutOfRange {
-                    what: "particle bandwidth (above the data's, no density smooths to the data's KDE)",
-                    expected: "at most the data's bandwidth",
+                    what: "the particle bandwidth",
+                    expected: "at most the data's (no density smooths to a narrower estimate)",
                     value: h_g,
                 });
             }
@@ -270,10 +270,8 @@ pub fn continuum_1d(
         DMatrix::identity(g, g)
     };
     let reduced = basis.transpose() * &a * &basis;
-    let schur = Schur::try_new(reduced.clone(), 1e-13, 100_000).ok_or(Error::OutOfRange {
-        what: "Schur iteration of the linearised operator (it did not converge)",
-        expected: "convergent",
-        value: f64::NAN,
+    let schur = Schur::try_new(reduced.clone(), 1e-13, 100_000).ok_or(Error::NoConvergence {
+        what: "the Schur decomposition of the linearised operator",
     })?;
     let lambdas = schur.complex_eigenvalues();
     let fastest_rate = lambdas.iter().map(|l| -l.re).fold(0.0, f64::max);
