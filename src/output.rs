@@ -124,7 +124,7 @@ impl<W: Write> Write for Counted<W> {
 }
 
 /// Header of `metrics.csv`.
-pub const METRICS_HEADER: [&str; 11] = [
+pub const METRICS_HEADER: [&str; 12] = [
     "step",
     "t",
     "jsd",
@@ -136,6 +136,7 @@ pub const METRICS_HEADER: [&str; 11] = [
     "h_g",
     "h_q",
     "decay_rate",
+    "dt",
 ];
 
 /// Writes every observation: one row per particle to the trajectories (`step,t,id,x0..`, with
@@ -334,6 +335,7 @@ impl<W: Write> Observer for CsvRecorder<W> {
         // Undefined at the first row: an empty cell.
         row.push(decay_rate(self.decay, now).map_or(String::new(), fmt_f64));
         self.decay = Some(now);
+        row.push(fmt_f64(o.dt));
         if let Some((tracker, variational)) = &mut self.extra {
             let rate = if *variational {
                 o.field.velocity.iter().map(|v| v * v).sum::<f64>() / o.particles.len() as f64

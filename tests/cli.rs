@@ -56,7 +56,7 @@ fn tiny_run_writes_complete_files() {
     assert_eq!(
         lines.next(),
         Some(
-            "step,t,jsd,connection_norm2,mean_dstar_particles,mean_dstar_data,energy,max_speed,h_g,h_q,decay_rate"
+            "step,t,jsd,connection_norm2,mean_dstar_particles,mean_dstar_data,energy,max_speed,h_g,h_q,decay_rate,dt"
         )
     );
     let rows: Vec<Vec<f64>> = lines
@@ -203,7 +203,7 @@ fn bad_input_names_file_line_and_column() {
     let o = ganflow(dir.path(), &["run", "--dt", "-1", "--out", "o"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("--dt: must be > 0 and finite, got -1"),
+        err.contains("--dt") && err.contains("must be > 0 and finite, got -1"),
         "{err}"
     );
     assert!(!dir.path().join("o").exists());
@@ -540,9 +540,10 @@ fn optional_metrics_are_columns() {
         ",sliced_w2,mmd2,modes_covered,high_quality,modes_reverse_kl,memorization,dissipation_residual"
     ), "{header}");
     let first: Vec<&str> = metrics.lines().nth(1).unwrap().split(',').collect();
-    assert_eq!(first.len(), 18);
+    assert_eq!(first.len(), 19);
     assert_eq!(first[10], "", "no decay rate at the first row");
-    assert_eq!(first[17], "", "no residual at the first row");
+    assert_eq!(first[11], "0.1", "the time step");
+    assert_eq!(first[18], "", "no residual at the first row");
     // Without known modes, the mode columns are left out, not written as zeros.
     std::fs::write(dir.path().join("d.csv"), "1,2\n2,1\n0,0\n3,3\n1,1\n").unwrap();
     let o = ganflow(

@@ -146,6 +146,7 @@ fn valid_checkpoint() -> Vec<u8> {
             uniform_steps: 12,
             base_g: 0.3,
             base_q: 0.4,
+            dt: 0.1,
         },
         particles: Points::new("p", vec![0.5, -1.0, 2.0, 3.0], 2).unwrap(),
         dissipation: None,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ganflow::run::spec::{AnnealText, IntegratorName, SchemeName};
+use ganflow::run::spec::{AnnealText, IntegratorName, SchemeName, TimeStep};
 use ganflow::run::{Extend, Inputs, RunFolder, RunOptions, RunSpec, RunStatus, resume, start};
 use ganflow::{Error, FlowState, Observation, Observer, Points};
 
@@ -129,6 +129,21 @@ fn interrupted_and_resumed_runs_match_uninterrupted_ones() {
                 ..base()
             },
         ),
+        (
+            "adaptive",
+            RunSpec {
+                dt: TimeStep::Auto,
+                ..base()
+            },
+        ),
+        (
+            "adaptive, time limit",
+            RunSpec {
+                dt: TimeStep::Auto,
+                time: Some(0.9),
+                ..base()
+            },
+        ),
     ];
     for (name, spec) in specs {
         let tmp = tempfile::tempdir().unwrap();
@@ -168,6 +183,19 @@ fn finished_runs_extend_to_longer_ones() {
                 ..base()
             },
         ),
+        (
+            // The same with adaptive steps, every one of its own length.
+            RunSpec {
+                dt: TimeStep::Auto,
+                time: Some(0.6),
+                ..base()
+            },
+            RunSpec {
+                dt: TimeStep::Auto,
+                time: Some(1.3),
+                ..base()
+            },
+        ),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         let reference = uninterrupted(&long, &tmp.path().join("ref"));
@@ -178,8 +206,7 @@ fn finished_runs_extend_to_longer_ones() {
             Some(t) => Extend::Time(t),
             None => Extend::Steps(long.steps),
         };
-        let o = resume(&folder, extend, &RunOptions::default(), &mut Quiet).unwrap();
-        assert_eq!(o.summary.steps, if long.time.is_some() { 21 } else { 23 });
+        resume(&folder, extend, &RunOptions::default(), &mut Quiet).unwrap();
         let got = files(&dir);
         for (k, f) in FILES.iter().enumerate() {
             assert!(got[k] == reference[k], "extended {short:?}: {f} differs");

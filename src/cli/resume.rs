@@ -21,7 +21,7 @@ pub fn resume(args: ResumeArgs) -> AnyResult<ExitCode> {
     let (spec, _) = RunSpec::read_run_toml(&folder.path().join("run.toml"))?;
     let total = match extend {
         Extend::Steps(n) => n,
-        Extend::Time(t) => (t / spec.dt).ceil() as u64,
+        Extend::Time(t) => (t / spec.dt.first()).ceil() as u64,
         Extend::Own => spec.planned_steps(),
     };
     let mut progress = Progress::new(total, args.options.quiet, spec.dt);

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use ganflow::metrics::mode_coverage;
 use ganflow::plot::run_folder::draw_run;
 use ganflow::run::estimate::{available_memory, estimate};
+use ganflow::run::spec::TimeStep;
 use ganflow::run::{Inputs, Outcome, RunFolder, RunOptions, RunSpec};
 use ganflow::{Observation, Observer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -140,11 +141,11 @@ pub struct Progress {
     /// The last recorded (step, energy), and whether the rise warning was given.
     energy: Option<(u64, f64)>,
     warned: bool,
-    dt: f64,
+    dt: TimeStep,
 }
 
 impl Progress {
-    pub fn new(total: u64, quiet: bool, dt: f64) -> Self {
+    pub fn new(total: u64, quiet: bool, dt: TimeStep) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
         if let Ok(style) =
             ProgressStyle::with_template("{bar:30} {pos}/{len} steps, ETA {eta}, {msg}")

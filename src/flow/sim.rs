@@ -42,6 +42,9 @@ pub struct FlowConfig {
     /// Bandwidth annealing: both KDE bandwidths start `factor` times larger and shrink
     /// geometrically to their rule's value over `steps` steps.
     pub anneal: Option<Anneal>,
+    /// An adaptive step with this tolerance: Heun's method with the embedded Euler step as
+    /// its error estimate, `dt` the first step tried (see [`Simulation::run`]).
+    pub adaptive: Option<f64>,
 }
 
 /// A large-to-small bandwidth schedule: at step `k` both KDE bandwidths are their rule's
@@ -79,6 +82,7 @@ impl Default for FlowConfig {
             bandwidth_g: BandwidthSpec::default(),
             bandwidth_q: BandwidthSpec::default(),
             anneal: None,
+            adaptive: None,
         }
     }
 }
@@ -146,6 +150,8 @@ pub struct FlowState {
     pub base_g: f64,
     /// `P_data`'s bandwidth rule's value before annealing.
     pub base_q: f64,
+    /// The step the next step tries (the configured `dt`, unless the step is adaptive).
+    pub dt: f64,
 }
 
 /// What an observer sees.
@@ -167,6 +173,8 @@ pub struct Observation<'a> {
     pub h_g: f64,
     /// `P_data`'s bandwidth.
     pub h_q: f64,
+    /// The step the next step tries.
+    pub dt: f64,
     /// Set on the last observation of a run.
     pub stop: Option<StopReason>,
 }
@@ -248,6 +256,8 @@ pub struct Simulation {
     t: f64,
     t_base: f64,
     uniform_steps: u64,
+    /// The step the next step tries.
+    dt_next: f64,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -291,6 +301,9 @@ impl Simulation {
         density: Option<IsotropicMixture>,
     ) -> Result<Self> {
         check_positive("dt", config.dt)?;
+        if let Some(tol) = config.adaptive {
+            check_positive("adaptive step tolerance", tol)?;
+        }
         config.estimator.validate()?;
         particles.check_same_dim("data", &data)?;
         if let Some(a) = config.anneal {
@@ -332,6 +345,7 @@ impl Simulation {
             t: 0.0,
             t_base: 0.0,
             uniform_steps: 0,
+            dt_next: config.dt,
         };
         sim.refresh_bandwidth()?;
         Ok(sim)
@@ -376,6 +390,7 @@ impl Simulation {
             uniform_steps: self.uniform_steps,
             base_g: self.base_g,
             base_q: self.base_q,
+            dt: self.dt_next,
         }
     }
 
@@ -386,6 +401,7 @@ impl Simulation {
         for (what, v) in [
             ("restored bandwidth h_g", state.base_g),
             ("restored bandwidth h_q", state.base_q),
+            ("restored time step", state.dt),
         ] {
             check_positive(what, v)?;
         }
@@ -396,6 +412,7 @@ impl Simulation {
         self.uniform_steps = state.uniform_steps;
         self.base_g = state.base_g;
         self.base_q = state.base_q;
+        self.dt_next = state.dt;
         self.refresh_bandwidth()
     }
 
@@ -520,10 +537,16 @@ impl Simulation {
         if let Some(i) = first_non_finite(&new, d) {
             return Ok(Some(i));
         }
+        self.commit(new, dt);
+        Ok(None)
+    }
+
+    /// Moves the particles to `new`, one step of length `dt` later.
+    fn commit(&mut self, new: Vec<f64>, dt: f64) {
         self.particles.replace(new);
         self.step += 1;
         // t = t_base + k dt, so that t after k whole steps is not a k-fold rounded sum.
-        if dt == self.config.dt {
+        if self.config.adaptive.is_none() && dt == self.config.dt {
             self.uniform_steps += 1;
             self.t = self.t_base + self.uniform_steps as f64 * dt;
         } else {
@@ -531,7 +554,69 @@ impl Simulation {
             self.uniform_steps = 0;
             self.t = self.t_base;
         }
-        Ok(None)
+    }
+
+    /// One adaptive step, at most `limit` long: Heun's method, whose difference from the
+    /// embedded Euler step, `dt/2 (v(x~) - v(x))`, estimates Euler's local error. A step is
+    /// accepted when the largest coordinate of that difference is within `tol` particle
+    /// bandwidths; the next step is `dt` times `0.9 sqrt(tol / err)`, kept within 0.2..2
+    /// (the error of a first-order step grows like dt²). A rejected step is tried again,
+    /// shorter, from the same state.
+    fn advance_adaptive(
+        &mut self,
+        field: &Field,
+        tol: f64,
+        limit: Option<f64>,
+    ) -> Result<Option<usize>> {
+        let d = self.particles.dim();
+        let scale = self.h_g;
+        loop {
+            let dt = limit.map_or(self.dt_next, |l| self.dt_next.min(l));
+            if dt < 1e-12 * self.config.dt {
+                return Err(Error::NoConvergence {
+                    what: "the adaptive step (it fell below 1e-12 of the first step)",
+                });
+            }
+            let x = self.particles.as_slice();
+            let predictor = euler(x, &field.velocity, dt);
+            let f2 = match first_non_finite(&predictor, d) {
+                Some(_) => None,
+                None => {
+                    let p = Points::new("particles", predictor, d)?;
+                    let (f2, _) = self.field_at(&p, false)?;
+                    first_non_finite(&f2.velocity, d).is_none().then_some(f2)
+                }
+            };
+            let Some(f2) = f2 else {
+                self.dt_next = 0.2 * dt;
+                continue;
+            };
+            let err = field
+                .velocity
+                .iter()
+                .zip(&f2.velocity)
+                .map(|(a, b)| (0.5 * dt * (b - a)).abs())
+                .fold(0.0, f64::max)
+                / scale;
+            let factor = if err > 0.0 {
+                (0.9 * (tol / err).sqrt()).clamp(0.2, 2.0)
+            } else {
+                2.0
+            };
+            if err <= tol {
+                let new = heun(x, &field.velocity, &f2.velocity, dt);
+                if let Some(i) = first_non_finite(&new, d) {
+                    return Ok(Some(i));
+                }
+                // A step cut short by the time limit says nothing about the next one.
+                if dt == self.dt_next {
+                    self.dt_next = dt * factor;
+                }
+                self.commit(new, dt);
+                return Ok(None);
+            }
+            self.dt_next = dt * factor;
+        }
     }
 
     /// Takes one step with the configured integrator, without diagnostics or observers (what
@@ -542,9 +627,10 @@ impl Simulation {
         self.refresh_bandwidth()?;
         let (field, _) = self.field_at(&self.particles, false)?;
         let d = self.particles.dim();
-        let bad = match first_non_finite(&field.velocity, d) {
-            Some(i) => Some(i),
-            None => self.advance(&field, self.config.dt)?,
+        let bad = match (first_non_finite(&field.velocity, d), self.config.adaptive) {
+            (Some(i), _) => Some(i),
+            (None, None) => self.advance(&field, self.config.dt)?,
+            (None, Some(tol)) => self.advance_adaptive(&field, tol, None)?,
         };
         Ok(bad.map(|particle| StopReason::NonFinite {
             step: self.step,
@@ -646,6 +732,7 @@ impl Simulation {
                     diagnostics: &diag,
                     h_g: self.h_g,
                     h_q: self.h_q,
+                    dt: self.dt_next,
                     stop: reason,
                 };
                 if observer.observe(&obs)?.is_break() && reason.is_none() {
@@ -660,11 +747,15 @@ impl Simulation {
                     });
                 }
             }
-            let dt = match stop.max_time {
-                Some(m) => self.config.dt.min(m - self.t),
-                None => self.config.dt,
+            let limit = stop.max_time.map(|m| m - self.t);
+            let outcome = match self.config.adaptive {
+                None => {
+                    let dt = limit.map_or(self.config.dt, |l| self.config.dt.min(l));
+                    self.advance(&field, dt)?
+                }
+                Some(tol) => self.advance_adaptive(&field, tol, limit)?,
             };
-            if let Some(particle) = self.advance(&field, dt)? {
+            if let Some(particle) = outcome {
                 // The state stays the last finite one; the next turn reports it and stops.
                 halted = Some(StopReason::NonFinite {
                     step: self.step,

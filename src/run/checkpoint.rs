@@ -22,7 +22,7 @@ use crate::output::write_whole_with;
 use crate::points::Points;
 
 const MAGIC: &[u8; 19] = b"ganflow checkpoint\n";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// One checkpoint.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,7 +65,7 @@ impl Checkpoint {
         ] {
             b.extend_from_slice(&v.to_le_bytes());
         }
-        for v in [s.t, s.t_base, s.base_g, s.base_q] {
+        for v in [s.t, s.t_base, s.base_g, s.base_q, s.dt] {
             b.extend_from_slice(&v.to_bits().to_le_bytes());
         }
         match self.dissipation {
@@ -131,6 +131,7 @@ impl Checkpoint {
         let t_base = r.f64().ok_or_else(short)?;
         let base_g = r.f64().ok_or_else(short)?;
         let base_q = r.f64().ok_or_else(short)?;
+        let dt = r.f64().ok_or_else(short)?;
         let dissipation = match r.take(1).ok_or_else(short)?[0] {
             0 => None,
             1 => Some(DissipationPoint {
@@ -169,6 +170,7 @@ impl Checkpoint {
                 uniform_steps,
                 base_g,
                 base_q,
+                dt,
             },
             particles: Points::new("checkpoint particles", coords, d)
                 .map_err(|e| bad(&e.to_string()))?,

@@ -270,10 +270,11 @@ struct RunObserver<'a> {
     options: &'a RunOptions,
     /// The step whose checkpoint already exists (a resumed run's first).
     skip_step: Option<u64>,
-    /// The stop rule's time limit and the time step: a run that stops at a time shortens
-    /// its last step, and a run extended past that time must continue from before it.
+    /// The stop rule's time limit: a run that stops at a time shortens its last step, and a
+    /// run extended past that time must continue from before it.
     time_limit: Option<f64>,
-    dt: f64,
+    /// Whether the step is adaptive (every step then has its own length).
+    adaptive: bool,
     last_checkpoint: Instant,
 }
 
@@ -331,8 +332,14 @@ impl Observer for RunObserver<'_> {
         let first = self.skip_step.is_none() && state.step == 0;
         // Before a step shortened to land on the time limit: the state a longer run continues
         // from. After it, no checkpoint (it would hold an irregular time).
-        let before_short = !last && self.time_limit.is_some_and(|m| m - state.t < self.dt);
-        let after_short = self.time_limit.is_some() && state.step > 0 && state.uniform_steps == 0;
+        let before_short = !last && self.time_limit.is_some_and(|m| m - state.t < state.dt);
+        let after_short = self.time_limit.is_some()
+            && state.step > 0
+            && if self.adaptive {
+                last
+            } else {
+                state.uniform_steps == 0
+            };
         let due = !after_short
             && (first
                 || last
@@ -380,7 +387,7 @@ fn drive(
         options,
         skip_step: resumed_at,
         time_limit: spec.time,
-        dt: spec.dt,
+        adaptive: spec.flow_config().adaptive.is_some(),
         last_checkpoint: Instant::now(),
     };
     let result = sim.run(&spec.stop_rule(), spec.every, &mut observer);

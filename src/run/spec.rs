@@ -191,6 +191,54 @@ impl fmt::Display for AnnealText {
     }
 }
 
+/// The time step: a number, or `auto` (adaptive, to `--dt-tol`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TimeStep {
+    /// This step, every step.
+    Fixed(f64),
+    /// Adaptive: Heun with an embedded Euler error estimate.
+    Auto,
+}
+
+/// The first step an adaptive run tries (the controller doubles it at most per step).
+pub const AUTO_FIRST_STEP: f64 = 0.01;
+
+impl FromStr for TimeStep {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s == "auto" {
+            return Ok(TimeStep::Auto);
+        }
+        let dt: f64 = s
+            .parse()
+            .map_err(|_| format!("expected a number or auto, got {s:?}"))?;
+        if dt > 0.0 && dt.is_finite() {
+            Ok(TimeStep::Fixed(dt))
+        } else {
+            Err(format!("must be > 0 and finite, got {dt}"))
+        }
+    }
+}
+
+impl fmt::Display for TimeStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeStep::Fixed(dt) => write!(f, "{dt}"),
+            TimeStep::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+impl TimeStep {
+    /// The step, or the first step tried when adaptive.
+    pub fn first(&self) -> f64 {
+        match self {
+            TimeStep::Fixed(dt) => *dt,
+            TimeStep::Auto => AUTO_FIRST_STEP,
+        }
+    }
+}
+
 /// A comma-separated list of numbers (`3` or `1,-2`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NumberList(pub Vec<f64>);
@@ -330,9 +378,14 @@ pub struct RunSpec {
     #[arg(long, allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection_tol: Option<f64>,
-    /// Time step (flow time units).
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
-    pub dt: f64,
+    /// Time step (flow time units), or `auto`: adaptive, Heun's method with the embedded
+    /// Euler step as error estimate, kept within --dt-tol particle bandwidths per step.
+    #[arg(long, default_value = "0.1", allow_negative_numbers = true)]
+    #[serde(with = "text")]
+    pub dt: TimeStep,
+    /// Tolerance of `--dt auto`: the largest local error of a step, in particle bandwidths.
+    #[arg(long, default_value_t = 1e-3)]
+    pub dt_tol: f64,
     /// Time integrator.
     #[arg(long, value_enum, default_value = "euler")]
     pub integrator: IntegratorName,
@@ -415,7 +468,8 @@ impl Default for RunSpec {
             steps: 200,
             time: None,
             connection_tol: None,
-            dt: 0.1,
+            dt: TimeStep::Fixed(0.1),
+            dt_tol: 1e-3,
             integrator: IntegratorName::Euler,
             anneal: None,
             scheme: SchemeName::Plugin,
@@ -577,7 +631,13 @@ impl RunSpec {
         at_least_one("--dim", self.dim as u64)?;
         at_least_one("--components", self.components as u64)?;
         at_least_one("--every", self.every)?;
-        positive("--dt", self.dt)?;
+        positive("--dt", self.dt.first())?;
+        if !(self.dt_tol > 0.0 && self.dt_tol <= 1.0) {
+            return Err(option_error(
+                "--dt-tol",
+                format!("must be in (0, 1], got {}", self.dt_tol),
+            ));
+        }
         if let Some(t) = self.time {
             positive("--time", t)?;
         }
@@ -645,9 +705,10 @@ impl RunSpec {
         FlowConfig {
             scheme: self.scheme.into(),
             loss: self.loss.into(),
-            integrator: match self.integrator {
-                IntegratorName::Euler => Integrator::Euler,
-                IntegratorName::Heun => Integrator::Heun,
+            // The adaptive step is Heun's method, whatever --integrator says.
+            integrator: match (self.integrator, self.dt) {
+                (_, TimeStep::Auto) | (IntegratorName::Heun, _) => Integrator::Heun,
+                (IntegratorName::Euler, _) => Integrator::Euler,
             },
             estimator: match self.estimator {
                 EstimatorName::Auto => Estimator::Auto { tol },
@@ -655,7 +716,8 @@ impl RunSpec {
                 EstimatorName::Kdtree => Estimator::KdTree { tol },
                 EstimatorName::Grid => Estimator::Grid { tol },
             },
-            dt: self.dt,
+            dt: self.dt.first(),
+            adaptive: (self.dt == TimeStep::Auto).then_some(self.dt_tol),
             bandwidth_g: self.bandwidth_g.unwrap_or(self.bandwidth).0,
             bandwidth_q: self.bandwidth_q.unwrap_or(self.bandwidth).0,
             anneal: self.anneal.map(|a| a.0),
@@ -678,7 +740,7 @@ impl RunSpec {
     /// The number of steps the run will take at most (for progress and estimates).
     pub fn planned_steps(&self) -> u64 {
         match self.time {
-            Some(t) => (t / self.dt).ceil().min(u64::MAX as f64) as u64,
+            Some(t) => (t / self.dt.first()).ceil().min(u64::MAX as f64) as u64,
             None => self.steps,
         }
     }
@@ -805,6 +867,8 @@ mod tests {
             metrics: Some("sliced_w2,mmd2".into()),
             scheme: SchemeName::Variational,
             integrator: IntegratorName::Heun,
+            dt: TimeStep::Auto,
+            dt_tol: 1e-4,
             ..RunSpec::default()
         };
         let text = spec.to_run_toml(RunStatus::Interrupted).unwrap();
@@ -822,7 +886,7 @@ mod tests {
         let cases: [(RunSpec, &str); 7] = [
             (
                 RunSpec {
-                    dt: 0.0,
+                    dt: TimeStep::Fixed(0.0),
                     ..RunSpec::default()
                 },
                 "--dt",
