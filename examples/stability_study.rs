@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use ganflow::datasets::{Builtin, IsotropicMixture, gaussian};
 use ganflow::metrics::{DecayPoint, decay_rate};
+use ganflow::num::Portable;
 use ganflow::plot::{CurvePanel, curves_png};
 use ganflow::spectrum::{ContinuumTarget, continuum_1d};
 use ganflow::{BandwidthSpec, FlowConfig, Loss, Observation, Points, Simulation, StopRule};
@@ -192,7 +193,7 @@ fn imbalance(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         let fit: Vec<(f64, f64)> = history
             .iter()
             .filter(|(t, m)| *t > 3.0 / own && m.abs() > 5.0 / (N as f64).sqrt() / 2.0)
-            .map(|(t, m)| (*t, m.abs().ln()))
+            .map(|(t, m)| (*t, m.abs().ln_p()))
             .collect();
         let measured = if fit.len() >= 3 {
             let n = fit.len() as f64;
@@ -227,7 +228,7 @@ fn imbalance(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     }
     csv.flush()?;
     summary.flush()?;
-    let reference: Vec<f64> = grid_t.iter().map(|t| 0.2 * (-t).exp()).collect();
+    let reference: Vec<f64> = grid_t.iter().map(|t| 0.2 * (-t).exp_p()).collect();
     lines.push(("0.2 exp(-w lambda_1 t)".into(), reference));
     curves_png(
         &out.join("imbalance.png"),
