@@ -304,6 +304,10 @@ pub const OPTIONAL_METRICS: [&str; 7] = [
     "dissipation_residual",
 ];
 
+/// The name, in a metrics list, that asks the run's summary to compare the measured decay
+/// rate with the linearised flow's slowest rate (not a column).
+pub const SPECTRUM_SUMMARY: &str = "spectrum";
+
 /// The optional metrics that need known mode centres.
 pub const MODE_METRICS: [&str; 3] = ["modes_covered", "high_quality", "modes_reverse_kl"];
 
@@ -329,6 +333,10 @@ impl MetricsSpec {
         let mode_cols = MODE_METRICS;
         let mut wanted: Vec<&str> = Vec::new();
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if name == SPECTRUM_SUMMARY {
+                // Not a column: the run's summary compares rates with the spectrum.
+                continue;
+            }
             if name == "all" {
                 wanted.extend(
                     OPTIONAL_METRICS
@@ -347,7 +355,10 @@ impl MetricsSpec {
                 return Err(Error::UnknownName {
                     what: "metric",
                     name: name.to_string(),
-                    expected: format!("all, or some of {}", OPTIONAL_METRICS.join(", ")),
+                    expected: format!(
+                        "all, {SPECTRUM_SUMMARY}, or some of {}",
+                        OPTIONAL_METRICS.join(", ")
+                    ),
                 });
             }
         }

@@ -286,3 +286,76 @@ fn spectrum_command() {
         assert!(err.contains(message), "{args:?}: {err}");
     }
 }
+
+/// `run --metrics spectrum`: the summary sets the measured decay rate beside the predicted
+/// slowest rate (KL on N(0, 1), h_g 0.3: 1.0036 against 1.0000 measured here); a target the
+/// continuum spectrum does not cover is refused before any folder is made.
+#[test]
+fn run_summary_compares_with_the_spectrum() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = env!("CARGO_BIN_EXE_ganflow");
+    let run = |args: &[&str]| {
+        std::process::Command::new(g)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        run(&[
+            "sample", "gaussian", "--n", "2000", "--dim", "1", "--mean", "1", "--std", "0.954",
+            "--seed", "3", "--out", "init.csv",
+        ])
+        .status
+        .success()
+    );
+    let o = run(&[
+        "run",
+        "--target",
+        "gaussian",
+        "--dim",
+        "1",
+        "--mean",
+        "0",
+        "--std",
+        "1",
+        "--data-density",
+        "exact",
+        "--bandwidth-g",
+        "0.3",
+        "--init",
+        "init.csv",
+        "--loss",
+        "kl",
+        "--time",
+        "8",
+        "--dt",
+        "0.02",
+        "--every",
+        "10",
+        "--metrics",
+        "spectrum",
+        "--out",
+        "a",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("spectrum: slowest rate "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let number = |after: &str| -> f64 {
+        let rest = &line[line.find(after).unwrap() + after.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let (predicted, measured) = (number("slowest rate "), number("decay rate "));
+    assert!((predicted - 1.0).abs() < 1e-3, "{line}");
+    assert!((measured / predicted - 1.0).abs() < 0.05, "{line}");
+    // metrics.csv has no spectrum column: it is a summary, not a metric per row.
+    let header = std::fs::read_to_string(dir.path().join("a/metrics.csv")).unwrap();
+    assert!(!header.lines().next().unwrap().contains("spectrum"));
+    let o = run(&["run", "--metrics", "spectrum", "--out", "b"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("computed in 1-D"));
+    assert!(!dir.path().join("b").exists());
+}

@@ -27,5 +27,5 @@ pub fn resume(args: ResumeArgs) -> AnyResult<ExitCode> {
     let mut progress = Progress::new(total, args.options.quiet, spec.dt);
     let result = drive_resume(&folder, extend, &options, &mut progress);
     progress.clear();
-    finish(result, &folder, &signals, args.plot)
+    finish(result, &folder, &signals, args.plot, progress.history())
 }

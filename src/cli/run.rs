@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use ganflow::run::inputs::{absolutize, input_files};
 use ganflow::run::{Inputs, RunFolder, start};
+use ganflow::spectrum::for_run;
 
 use super::args::RunArgs;
 use super::session::{Progress, Signals, finish, run_options, warn_costs};
@@ -20,6 +21,10 @@ pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
     let inputs = Inputs::load(&spec)?;
     absolutize(&mut spec)?;
     warn_costs(&spec, &inputs);
+    if spec.wants_spectrum() {
+        // Refused before the run when the spectrum is not defined for it.
+        for_run(&spec, &inputs, 64, 1)?;
+    }
     let folder = match &args.out {
         Some(out) => RunFolder::claim(out, args.force, &input_files(&spec))?,
         None => RunFolder::claim_next(Path::new("runs"))?,
@@ -27,5 +32,5 @@ pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
     let mut progress = Progress::new(spec.planned_steps(), args.options.quiet, spec.dt);
     let result = start(&spec, inputs, &folder, &options, &mut progress);
     progress.clear();
-    finish(result, &folder, &signals, args.plot)
+    finish(result, &folder, &signals, args.plot, progress.history())
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ganflow::metrics::mode_coverage;
+use ganflow::metrics::{DecayPoint, decay_rate, mode_coverage};
 use ganflow::plot::run_folder::draw_run;
 use ganflow::run::estimate::{available_memory, estimate};
 use ganflow::run::spec::TimeStep;
 use ganflow::run::{Inputs, Outcome, RunFolder, RunOptions, RunSpec};
+use ganflow::spectrum::for_run;
 use ganflow::{Observation, Observer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -140,6 +141,8 @@ pub struct Progress {
     quiet: bool,
     /// The last recorded (step, energy), and whether the rise warning was given.
     energy: Option<(u64, f64)>,
+    /// `||A||²` at every recorded step, for the spectrum comparison.
+    history: Vec<DecayPoint>,
     warned: bool,
     dt: TimeStep,
 }
@@ -158,6 +161,7 @@ impl Progress {
             shown: false,
             quiet,
             energy: None,
+            history: Vec::new(),
             warned: false,
             dt,
         }
@@ -165,6 +169,11 @@ impl Progress {
 
     pub fn clear(&self) {
         self.bar.finish_and_clear();
+    }
+
+    /// `||A||²` at every recorded step seen.
+    pub fn history(&self) -> &[DecayPoint] {
+        &self.history
     }
 }
 
@@ -189,6 +198,10 @@ impl Observer for Progress {
             });
         }
         self.energy = Some((obs.step, e));
+        self.history.push(DecayPoint {
+            t: obs.t,
+            connection_norm2: obs.diagnostics.connection_norm2,
+        });
         Ok(ControlFlow::Continue(()))
     }
 
@@ -209,6 +222,7 @@ pub fn finish(
     folder: &RunFolder,
     signals: &Signals,
     plot: bool,
+    history: &[DecayPoint],
 ) -> AnyResult<ExitCode> {
     let dir = folder.path().display();
     let outcome = match result {
@@ -228,6 +242,9 @@ pub fn finish(
         }
     };
     report(&outcome)?;
+    if outcome.spec.wants_spectrum() {
+        compare_with_spectrum(&outcome, history)?;
+    }
     say(&format!("wrote {dir}"))?;
     if plot {
         match draw_run(folder.path(), &outcome.inputs.data, None, false) {
@@ -246,6 +263,38 @@ pub fn finish(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--metrics spectrum`: the linearised flow's slowest rate against the decay rate the run
+/// measured from 40 % to 80 % of its time (late enough for the fast modes to have died out,
+/// early enough to stay above the noise floor of finitely many particles).
+fn compare_with_spectrum(o: &Outcome, history: &[DecayPoint]) -> AnyResult<()> {
+    let predicted = for_run(&o.spec, &o.inputs, 400, 1)?;
+    let Some(slowest) = predicted.spectrum.modes.first() else {
+        return say("spectrum: no resolved mode");
+    };
+    let end = o.summary.t;
+    let near = |t: f64| {
+        history
+            .iter()
+            .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))
+            .copied()
+    };
+    let (a, b) = (near(0.4 * end), near(0.8 * end));
+    let measured = match (a, b) {
+        (Some(a), Some(b)) => decay_rate(Some(a), b).map(|r| (r, a.t, b.t)),
+        _ => None,
+    };
+    say(&match measured {
+        Some((r, t0, t1)) => format!(
+            "spectrum: slowest rate {:.4} predicted (w(1/2) = {}, h_g = {:.4}); decay rate {r:.4} measured over t in [{t0:.3}, {t1:.3}]",
+            slowest.rate, predicted.w_half, predicted.h_g
+        ),
+        None => format!(
+            "spectrum: slowest rate {:.4} predicted; too few recorded steps to measure the decay rate",
+            slowest.rate
+        ),
+    })
 }
 
 /// The summary of a finished run.

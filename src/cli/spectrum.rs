@@ -2,10 +2,8 @@
 //! time steps.
 
 use ganflow::output::fmt_f64;
-use ganflow::run::spec::{DataDensity, SchemeName};
 use ganflow::run::{Inputs, RunSpec};
-use ganflow::spectrum::{ContinuumTarget, continuum_1d};
-use ganflow::{BandwidthFrom, Loss};
+use ganflow::spectrum::{RunSpectrum, for_run};
 
 use super::args::SpectrumArgs;
 use super::{AnyResult, resolve_spec, say, write_output};
@@ -35,46 +33,15 @@ pub fn spectrum(args: SpectrumArgs, given: &[String]) -> AnyResult<()> {
         .into());
     }
     let spec: RunSpec = resolve_spec(&args.spec, args.config.as_deref(), given)?;
-    if spec.scheme == SchemeName::Variational {
-        return Err(
-            "--scheme variational: the continuum spectrum covers the plug-in scheme".into(),
-        );
-    }
     if args.modes == 0 {
         return Err("--modes: must be at least 1, got 0".into());
     }
     let inputs = Inputs::load(&spec)?;
-    if inputs.data.dim() != 1 {
-        return Err(format!(
-            "the continuum spectrum is computed in 1-D; the data has {} columns",
-            inputs.data.dim()
-        )
-        .into());
-    }
-    let config = spec.flow_config();
-    for (option, b) in [
-        ("--bandwidth-g", config.bandwidth_g),
-        ("--bandwidth-q", config.bandwidth_q),
-    ] {
-        if b.from == BandwidthFrom::Particles {
-            return Err(format!(
-                "{option}: a bandwidth on the particles is not defined at equilibrium; give a \
-                 number or a rule on the data"
-            )
-            .into());
-        }
-    }
-    let h_g = config.bandwidth_g.compute(&inputs.data, &inputs.data)?;
-    let target = match (&inputs.density, spec.data_density) {
-        (Some(density), DataDensity::Exact) => ContinuumTarget::Closed(density.clone()),
-        _ => ContinuumTarget::Samples {
-            data: inputs.data.clone(),
-            h_q: config.bandwidth_q.compute(&inputs.data, &inputs.data)?,
-        },
-    };
-    let loss: Loss = spec.loss.into();
-    let w_half = loss.weight(0.5);
-    let s = continuum_1d(&target, h_g, w_half, args.grid_points, args.modes)?;
+    let RunSpectrum {
+        spectrum: s,
+        w_half,
+        h_g,
+    } = for_run(&spec, &inputs, args.grid_points, args.modes)?;
     write_output(args.out.as_deref(), |w| {
         let mut csv = csv::Writer::from_writer(w);
         csv.write_record(["k", "rate", "frequency", "resolution"])?;

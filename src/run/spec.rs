@@ -22,7 +22,7 @@ use crate::flow::integrate::Integrator;
 use crate::flow::sim::{Anneal, FlowConfig, StopRule};
 use crate::flow::velocity::{Loss, Scheme};
 use crate::kde::{Bandwidth, BandwidthFrom, BandwidthSpec, Estimator};
-use crate::metrics::OPTIONAL_METRICS;
+use crate::metrics::{OPTIONAL_METRICS, SPECTRUM_SUMMARY};
 
 /// The velocity scheme, as named on the command line and in `run.toml`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -430,7 +430,9 @@ pub struct RunSpec {
     pub record_velocity: bool,
     /// Optional metrics for metrics.csv: `all` or a comma-separated list of sliced_w2, mmd2,
     /// modes_covered, high_quality, modes_reverse_kl, memorization, dissipation_residual
-    /// (computed in the flow's coordinates, standardised ones with --standardize).
+    /// (computed in the flow's coordinates, standardised ones with --standardize); and
+    /// `spectrum`: the summary compares the measured decay rate with the linearised flow's
+    /// slowest rate (1-D targets).
     #[arg(long, value_name = "LIST")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
@@ -673,11 +675,11 @@ impl RunSpec {
         }
         if let Some(list) = &self.metrics {
             for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                if name != "all" && !OPTIONAL_METRICS.contains(&name) {
+                if name != "all" && name != SPECTRUM_SUMMARY && !OPTIONAL_METRICS.contains(&name) {
                     return Err(option_error(
                         "--metrics",
                         format!(
-                            "unknown metric {name:?}; all, or some of {}",
+                            "unknown metric {name:?}; all, {SPECTRUM_SUMMARY}, or some of {}",
                             OPTIONAL_METRICS.join(", ")
                         ),
                     ));
@@ -735,6 +737,13 @@ impl RunSpec {
             max_time: self.time,
             connection_tol: self.connection_tol,
         }
+    }
+
+    /// Whether the metrics list asks for the spectrum comparison in the summary.
+    pub fn wants_spectrum(&self) -> bool {
+        self.metrics
+            .as_deref()
+            .is_some_and(|l| l.split(',').any(|n| n.trim() == SPECTRUM_SUMMARY))
     }
 
     /// The number of steps the run will take at most (for progress and estimates).

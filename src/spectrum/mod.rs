@@ -16,3 +16,77 @@
 pub mod continuum;
 
 pub use continuum::{ContinuumTarget, Mode, Spectrum, continuum_1d};
+
+use crate::error::{Error, Result};
+use crate::kde::BandwidthFrom;
+use crate::run::Inputs;
+use crate::run::spec::{DataDensity, RunSpec, SchemeName};
+
+/// The continuum spectrum of a run's equilibrium, with what it was computed for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpectrum {
+    /// The spectrum.
+    pub spectrum: Spectrum,
+    /// The loss weight at `D* = 1/2`.
+    pub w_half: f64,
+    /// The particles' bandwidth.
+    pub h_g: f64,
+}
+
+/// The continuum spectrum for a run's specification and inputs: its target (the closed form
+/// with `--data-density exact`, else the data's KDE), bandwidths and loss, on `grid_points`
+/// cells; the `modes` slowest. Errors name the option that makes it undefined.
+pub fn for_run(
+    spec: &RunSpec,
+    inputs: &Inputs,
+    grid_points: usize,
+    modes: usize,
+) -> Result<RunSpectrum> {
+    let refuse = |option: &str, message: String| Error::InvalidOption {
+        option: option.to_string(),
+        message,
+    };
+    if spec.scheme == SchemeName::Variational {
+        return Err(refuse(
+            "--scheme",
+            "the continuum spectrum covers the plug-in scheme, not variational".into(),
+        ));
+    }
+    if inputs.data.dim() != 1 {
+        return Err(refuse(
+            "--data/--dim",
+            format!(
+                "the continuum spectrum is computed in 1-D; the data has {} columns",
+                inputs.data.dim()
+            ),
+        ));
+    }
+    let config = spec.flow_config();
+    for (option, b) in [
+        ("--bandwidth-g", config.bandwidth_g),
+        ("--bandwidth-q", config.bandwidth_q),
+    ] {
+        if b.from == BandwidthFrom::Particles {
+            return Err(refuse(
+                option,
+                "a bandwidth on the particles is not defined at equilibrium; give a number or \
+                 a rule on the data"
+                    .into(),
+            ));
+        }
+    }
+    let h_g = config.bandwidth_g.compute(&inputs.data, &inputs.data)?;
+    let target = match (&inputs.density, spec.data_density) {
+        (Some(density), DataDensity::Exact) => ContinuumTarget::Closed(density.clone()),
+        _ => ContinuumTarget::Samples {
+            data: inputs.data.clone(),
+            h_q: config.bandwidth_q.compute(&inputs.data, &inputs.data)?,
+        },
+    };
+    let w_half = config.loss.weight(0.5);
+    Ok(RunSpectrum {
+        spectrum: continuum_1d(&target, h_g, w_half, grid_points, modes)?,
+        w_half,
+        h_g,
+    })
+}
