@@ -24,7 +24,7 @@ pub fn resume(args: ResumeArgs) -> AnyResult<ExitCode> {
         Extend::Time(t) => (t / spec.dt.first()).ceil() as u64,
         Extend::Own => spec.planned_steps(),
     };
-    let mut progress = Progress::new(total, args.options.quiet, spec.dt);
+    let mut progress = Progress::new(total, args.options.quiet, spec.dt, spec.wants_spectrum());
     let result = drive_resume(&folder, extend, &options, &mut progress);
     progress.clear();
     finish(result, &folder, &signals, args.plot, progress.history())

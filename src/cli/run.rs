@@ -29,7 +29,12 @@ pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
         Some(out) => RunFolder::claim(out, args.force, &input_files(&spec))?,
         None => RunFolder::claim_next(Path::new("runs"))?,
     };
-    let mut progress = Progress::new(spec.planned_steps(), args.options.quiet, spec.dt);
+    let mut progress = Progress::new(
+        spec.planned_steps(),
+        args.options.quiet,
+        spec.dt,
+        spec.wants_spectrum(),
+    );
     let result = start(&spec, inputs, &folder, &options, &mut progress);
     progress.clear();
     finish(result, &folder, &signals, args.plot, progress.history())

@@ -141,14 +141,15 @@ pub struct Progress {
     quiet: bool,
     /// The last recorded (step, energy), and whether the rise warning was given.
     energy: Option<(u64, f64)>,
-    /// `||A||²` at every recorded step, for the spectrum comparison.
-    history: Vec<DecayPoint>,
+    /// `||A||²` at every recorded step, for the spectrum comparison (kept only when asked,
+    /// so that memory stays flat in the step count otherwise).
+    history: Option<Vec<DecayPoint>>,
     warned: bool,
     dt: TimeStep,
 }
 
 impl Progress {
-    pub fn new(total: u64, quiet: bool, dt: TimeStep) -> Self {
+    pub fn new(total: u64, quiet: bool, dt: TimeStep, keep_history: bool) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
         if let Ok(style) =
             ProgressStyle::with_template("{bar:30} {pos}/{len} steps, ETA {eta}, {msg}")
@@ -161,7 +162,7 @@ impl Progress {
             shown: false,
             quiet,
             energy: None,
-            history: Vec::new(),
+            history: keep_history.then(Vec::new),
             warned: false,
             dt,
         }
@@ -173,7 +174,7 @@ impl Progress {
 
     /// `||A||²` at every recorded step seen.
     pub fn history(&self) -> &[DecayPoint] {
-        &self.history
+        self.history.as_deref().unwrap_or_default()
     }
 }
 
@@ -198,10 +199,12 @@ impl Observer for Progress {
             });
         }
         self.energy = Some((obs.step, e));
-        self.history.push(DecayPoint {
-            t: obs.t,
-            connection_norm2: obs.diagnostics.connection_norm2,
-        });
+        if let Some(h) = &mut self.history {
+            h.push(DecayPoint {
+                t: obs.t,
+                connection_norm2: obs.diagnostics.connection_norm2,
+            });
+        }
         Ok(ControlFlow::Continue(()))
     }
 
