@@ -1,5 +1,5 @@
 //! The generator-loss study: the ring of 8 and the grid of 25 Gaussians, each flowed with
-//! the four generator losses of MATH.md section 5; modes covered and JSD against time.
+//! the four generator losses of docs/theory.md section 5; modes covered and JSD against time.
 //!
 //! `cargo run --release --example loss_study [OUT_DIR]` (default `examples/loss_study`)
 //! writes `loss_study.csv`, `modes.png`, `jsd.png` and `final_<target>.png`; the README

@@ -1,7 +1,7 @@
 //! # ganflow: the GAN training flow as a particle simulation
 //!
 //! A GAN generator trained against the optimal discriminator `D* = p / (p + ρ)` follows the
-//! Wasserstein-2 gradient flow of the Jensen-Shannon divergence (the seed paper, MATH.md):
+//! Wasserstein-2 gradient flow of the Jensen-Shannon divergence (the theory paper; docs/theory.md restates it):
 //!
 //! ```text
 //! ∂ρ/∂t = div( ρ ∇ log(ρ / (p + ρ)) ),   each particle moving with   v = -A = D* (∇log p - ∇log ρ)

@@ -1,4 +1,4 @@
-//! Diagnostics of the flow (MATH.md section 4) and sample-quality yardsticks (Wasserstein,
+//! Diagnostics of the flow (docs/theory.md section 4) and sample-quality yardsticks (Wasserstein,
 //! MMD, mode coverage, memorisation).
 
 use rand::Rng;
@@ -20,7 +20,7 @@ pub struct Diagnostics {
     /// kernel estimates, not the JSD of two densities, so near equilibrium it can dip a
     /// little below 0 (measured: -0.004 with 2000 points in 128-D).
     pub jsd: f64,
-    /// The discrete energy `E` of MATH.md section 3 (a KDE-regularised `2 JSD`).
+    /// The discrete energy `E` of docs/theory.md section 3 (a KDE-regularised `2 JSD`).
     pub energy: f64,
     /// `||A||² ≈ (1/N) Σ_i |A(x_i)|²`, the Otto-metric norm of the connection.
     pub connection_norm2: f64,

@@ -35,7 +35,7 @@ fn weighted_laplacian_of_the_standard_normal() {
 
 /// A Gaussian target N(0, s²) in closed form, particle bandwidth 0.3: rho_0 = N(0, v),
 /// v = s² - h². The translation mode `rho_0'` decays at `w(1/2) / s²`, the dilation mode
-/// `d rho_0 / dv` at `2 w(1/2) v / s⁴` (MATH.md section 7); both are among the 4 slowest,
+/// `d rho_0 / dv` at `2 w(1/2) v / s⁴` (docs/spectrum.md); both are among the 4 slowest,
 /// each found by its eigenvector, for every loss.
 #[test]
 fn gaussian_translation_and_dilation_rates() {

@@ -1,4 +1,4 @@
-//! The theorems of MATH.md, checked numerically.
+//! The theorems of docs/theory.md, checked numerically.
 
 #![allow(clippy::disallowed_methods)] // an independent oracle may use the C library
 
@@ -222,7 +222,7 @@ fn plug_in_energy_identity_holds_approximately() {
     let fd = (d1.energy - d0.energy) / dt;
     let rate = -0.5 * (d0.connection_norm2 + d1.connection_norm2);
     eprintln!("plug-in: d(2JSD)/dt {fd:.5e}, -||A||^2 {rate:.5e}");
-    // The KDE energy is not exactly the flow's Lyapunov function (MATH.md section 3), so
+    // The KDE energy is not exactly the flow's Lyapunov function (docs/theory.md section 3), so
     // only agreement to a modest fraction is expected.
     assert!(
         fd < 0.0 && ((fd - rate) / rate).abs() < 0.25,
@@ -313,7 +313,7 @@ fn exact_data_density_is_the_closed_form() {
     }
 }
 
-/// MATH.md section 7, measured: started as the equilibrium shape `N(m, s² - h_g²)` shifted
+/// docs/spectrum.md, measured: started as the equilibrium shape `N(m, s² - h_g²)` shifted
 /// off a Gaussian target `N(0, s²)` (closed form), the particles relax at the linearised
 /// flow's slowest rate, the translation mode's `w(1/2) / s²` (the dilation mode's
 /// `2 w(1/2) (s² - h_g²) / s⁴` is faster for these s). The mean decay rate of `||A||²`,

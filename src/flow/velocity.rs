@@ -1,4 +1,4 @@
-//! Velocity fields of the flow: the plug-in scheme (MATH.md section 2, the paper's eq. 17
+//! Velocity fields of the flow: the plug-in scheme (docs/theory.md section 2, the paper's eq. 17
 //! discretised) and the variational scheme (section 3), with the generator-loss weights of
 //! section 5.
 
@@ -12,16 +12,16 @@ use crate::points::Points;
 /// How particle velocities are computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Scheme {
-    /// `v_i = w(D*(x_i)) (grad log q - grad log g)(x_i)` (MATH.md section 2).
+    /// `v_i = w(D*(x_i)) (grad log q - grad log g)(x_i)` (docs/theory.md section 2).
     #[default]
     PlugIn,
-    /// The exact particle gradient flow of the discrete energy `E` (MATH.md section 3):
+    /// The exact particle gradient flow of the discrete energy `E` (docs/theory.md section 3):
     /// the minimax plug-in velocity plus two kernel-sum corrections. `E` decreases along it
     /// and it is at rest exactly when the particles coincide with the data.
     Variational,
 }
 
-/// The generator loss, as a weight on the score difference (MATH.md section 5). Used by the
+/// The generator loss, as a weight on the score difference (docs/theory.md section 5). Used by the
 /// plug-in scheme; the variational scheme is the minimax (JSD) flow by construction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Loss {
@@ -211,7 +211,7 @@ pub fn data_side(inputs: &FieldInputs<'_>) -> Result<DataSide> {
 }
 
 /// `v_i += sign · exp(log_sum_i + offset) · shift_i`: a weighted kernel sum turned back into
-/// linear space (it is bounded, see MATH.md section 3, so this cannot overflow).
+/// linear space (its weights are at most N, see docs/theory.md section 3, so this cannot overflow).
 fn add_scaled(v: &mut [f64], log_sum: &[f64], shift: &[f64], offset: f64, sign: f64, d: usize) {
     v.par_chunks_mut(d)
         .zip(shift.par_chunks(d))

@@ -1,4 +1,4 @@
-//! Gaussian kernel density estimation behind one trait (MATH.md section 2).
+//! Gaussian kernel density estimation behind one trait (docs/theory.md section 2).
 //!
 //! Everything reduces to *kernel sums* over a fixed sample set `x_1..x_n` with optional
 //! positive weights `w_k = exp(log_w_k)`: for a query `q` and bandwidth `h`
@@ -101,7 +101,7 @@ pub struct Density {
 }
 
 /// Log-density and score of the Gaussian KDE of `sums.samples()` with bandwidth `h`, at
-/// every query (MATH.md section 2).
+/// every query (docs/theory.md section 2).
 pub fn kde(sums: &dyn KernelSums, queries: &Points, h: f64) -> Result<Density> {
     let (mut log_sum, score) = evaluate_sums(sums, queries, h, None)?;
     let offset = log_kernel_norm(queries.dim(), h) - (sums.samples().len() as f64).ln_p();
