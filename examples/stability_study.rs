@@ -17,7 +17,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use ganflow::datasets::{Builtin, IsotropicMixture, gaussian};
-use ganflow::metrics::{DecayPoint, decay_rate};
+use ganflow::metrics::{DecayPoint, decay_rate_over};
 use ganflow::num::Portable;
 use ganflow::plot::{CurvePanel, curves_png};
 use ganflow::spectrum::{ContinuumTarget, continuum_1d};
@@ -85,13 +85,7 @@ fn gaussian_rates(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error
             ..Default::default()
         };
         sim.run(&stop, 10, &mut record)?;
-        let at = |t: f64| {
-            *seen
-                .iter()
-                .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))
-                .expect("observed")
-        };
-        let measured = decay_rate(Some(at(t0)), at(t1)).ok_or("no decay measured")?;
+        let (measured, _, _) = decay_rate_over(&seen, t0, t1).ok_or("no decay measured")?;
         let error = measured / predicted - 1.0;
         println!(
             "{name:<15} {predicted:>9.4} {measured:>9.4} {:>+6.1}%",

@@ -408,6 +408,19 @@ pub fn decay_rate(previous: Option<DecayPoint>, now: DecayPoint) -> Option<f64> 
         .then(|| -0.5 * (now.connection_norm2.ln_p() - p.connection_norm2.ln_p()) / (now.t - p.t))
 }
 
+/// The mean decay rate over a window of recorded points: [`decay_rate`] between the points
+/// recorded nearest to `t0` and to `t1`, with their times. `None` when undefined there.
+pub fn decay_rate_over(history: &[DecayPoint], t0: f64, t1: f64) -> Option<(f64, f64, f64)> {
+    let near = |t: f64| {
+        history
+            .iter()
+            .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))
+            .copied()
+    };
+    let (a, b) = (near(t0)?, near(t1)?);
+    decay_rate(Some(a), b).map(|r| (r, a.t, b.t))
+}
+
 /// What the dissipation residual keeps from one observation to the next: the time, the
 /// energy and the dissipation rate there. It is all the state a [`MetricsTracker`] carries.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -3,15 +3,10 @@
 #![allow(clippy::disallowed_methods)] // an independent oracle may use the C library
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn ganflow(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ganflow"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+
+use common::{ganflow, shifted_equilibrium_start};
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -636,17 +631,7 @@ fn whiten_writes_back_original_units() {
 #[test]
 fn an_unstable_time_step_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        ganflow(
-            dir.path(),
-            &[
-                "sample", "gaussian", "--n", "500", "--dim", "1", "--mean", "1", "--std", "0.954",
-                "--seed", "3", "--out", "init.csv",
-            ],
-        )
-        .status
-        .success()
-    );
+    shifted_equilibrium_start(dir.path());
     for (dt, warns) in [("0.1", false), ("2.3", true)] {
         let out = format!("r{dt}");
         let o = ganflow(

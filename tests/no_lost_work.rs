@@ -8,13 +8,9 @@ use std::time::{Duration, Instant};
 
 const G: &str = env!("CARGO_BIN_EXE_ganflow");
 
-fn ganflow(dir: &Path, args: &[&str]) -> Output {
-    Command::new(G)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+
+use common::ganflow;
 
 fn spawn(dir: &Path, args: &[&str]) -> Child {
     Command::new(G)

@@ -2,6 +2,9 @@
 
 #![allow(clippy::disallowed_methods)] // an independent oracle may use the C library
 
+mod common;
+
+use common::{ganflow, shifted_equilibrium_start};
 use ganflow::datasets::IsotropicMixture;
 use ganflow::spectrum::{ContinuumTarget, Spectrum, continuum_1d};
 use ganflow::{Loss, Points};
@@ -194,14 +197,7 @@ fn stable_steps_follow_the_fastest_rate() {
 #[test]
 fn spectrum_command() {
     let dir = tempfile::tempdir().unwrap();
-    let g = env!("CARGO_BIN_EXE_ganflow");
-    let run = |args: &[&str]| {
-        std::process::Command::new(g)
-            .current_dir(dir.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| ganflow(dir.path(), args);
     let o = run(&[
         "spectrum",
         "--target",
@@ -293,22 +289,8 @@ fn spectrum_command() {
 #[test]
 fn run_summary_compares_with_the_spectrum() {
     let dir = tempfile::tempdir().unwrap();
-    let g = env!("CARGO_BIN_EXE_ganflow");
-    let run = |args: &[&str]| {
-        std::process::Command::new(g)
-            .current_dir(dir.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    assert!(
-        run(&[
-            "sample", "gaussian", "--n", "2000", "--dim", "1", "--mean", "1", "--std", "0.954",
-            "--seed", "3", "--out", "init.csv",
-        ])
-        .status
-        .success()
-    );
+    let run = |args: &[&str]| ganflow(dir.path(), args);
+    shifted_equilibrium_start(dir.path());
     let o = run(&[
         "run",
         "--target",

@@ -325,7 +325,7 @@ fn exact_data_density_is_the_closed_form() {
 fn measured_decay_rate_matches_the_translation_mode() {
     use ganflow::Loss;
     use ganflow::datasets::Builtin;
-    use ganflow::metrics::{DecayPoint, decay_rate};
+    use ganflow::metrics::{DecayPoint, decay_rate_over};
     let h = 0.3;
     for s in [1.0f64, 2.0] {
         for (loss, w_half) in [(Loss::Kl, 1.0), (Loss::Minimax, 0.5)] {
@@ -362,13 +362,7 @@ fn measured_decay_rate_matches_the_translation_mode() {
                 ..Default::default()
             };
             sim.run(&stop, 10, &mut record).unwrap();
-            let at = |t: f64| {
-                *seen
-                    .iter()
-                    .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))
-                    .unwrap()
-            };
-            let measured = decay_rate(Some(at(t0)), at(t1)).unwrap();
+            let (measured, _, _) = decay_rate_over(&seen, t0, t1).unwrap();
             assert!(
                 (measured / rate - 1.0).abs() < 0.05,
                 "s = {s}, {loss:?}: measured {measured}, predicted {rate}"

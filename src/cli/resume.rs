@@ -27,5 +27,12 @@ pub fn resume(args: ResumeArgs) -> AnyResult<ExitCode> {
     let mut progress = Progress::new(total, args.options.quiet, spec.dt, spec.wants_spectrum());
     let result = drive_resume(&folder, extend, &options, &mut progress);
     progress.clear();
-    finish(result, &folder, &signals, args.plot, progress.history())
+    finish(
+        result,
+        &folder,
+        &signals,
+        args.plot,
+        None,
+        progress.history(),
+    )
 }

@@ -9,7 +9,7 @@ use ganflow::run::{Inputs, RunFolder, start};
 use ganflow::spectrum::for_run;
 
 use super::args::RunArgs;
-use super::session::{Progress, Signals, finish, run_options, warn_costs};
+use super::session::{Progress, SPECTRUM_GRID, Signals, finish, run_options, warn_costs};
 use super::{AnyResult, resolve_spec};
 
 pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
@@ -21,10 +21,11 @@ pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
     let inputs = Inputs::load(&spec)?;
     absolutize(&mut spec)?;
     warn_costs(&spec, &inputs);
-    if spec.wants_spectrum() {
-        // Refused before the run when the spectrum is not defined for it.
-        for_run(&spec, &inputs, 64, 1)?;
-    }
+    // Computed before the run, so that a run it is not defined for is refused at once.
+    let predicted = spec
+        .wants_spectrum()
+        .then(|| for_run(&spec, &inputs, SPECTRUM_GRID, 1))
+        .transpose()?;
     let folder = match &args.out {
         Some(out) => RunFolder::claim(out, args.force, &input_files(&spec))?,
         None => RunFolder::claim_next(Path::new("runs"))?,
@@ -37,5 +38,12 @@ pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
     );
     let result = start(&spec, inputs, &folder, &options, &mut progress);
     progress.clear();
-    finish(result, &folder, &signals, args.plot, progress.history())
+    finish(
+        result,
+        &folder,
+        &signals,
+        args.plot,
+        predicted,
+        progress.history(),
+    )
 }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ganflow::metrics::{DecayPoint, decay_rate, mode_coverage};
+use ganflow::metrics::{DecayPoint, decay_rate_over, mode_coverage};
 use ganflow::plot::run_folder::draw_run;
 use ganflow::run::estimate::{available_memory, estimate};
 use ganflow::run::spec::TimeStep;
 use ganflow::run::{Inputs, Outcome, RunFolder, RunOptions, RunSpec};
-use ganflow::spectrum::for_run;
+use ganflow::spectrum::{RunSpectrum, for_run};
 use ganflow::{Observation, Observer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -128,6 +128,9 @@ pub fn warn_costs(spec: &RunSpec, inputs: &Inputs) {
     }
 }
 
+/// Cells of the continuum spectrum that `--metrics spectrum` compares with.
+pub const SPECTRUM_GRID: usize = 400;
+
 /// A rise of the energy below this (and below 10 %) is sampling noise, not instability.
 const ENERGY_RISE_FLOOR: f64 = 1e-3;
 
@@ -225,6 +228,7 @@ pub fn finish(
     folder: &RunFolder,
     signals: &Signals,
     plot: bool,
+    predicted: Option<RunSpectrum>,
     history: &[DecayPoint],
 ) -> AnyResult<ExitCode> {
     let dir = folder.path().display();
@@ -246,7 +250,7 @@ pub fn finish(
     };
     report(&outcome)?;
     if outcome.spec.wants_spectrum() {
-        compare_with_spectrum(&outcome, history)?;
+        compare_with_spectrum(&outcome, predicted, history)?;
     }
     say(&format!("wrote {dir}"))?;
     if plot {
@@ -271,23 +275,20 @@ pub fn finish(
 /// `--metrics spectrum`: the linearised flow's slowest rate against the decay rate the run
 /// measured from 40 % to 80 % of its time (late enough for the fast modes to have died out,
 /// early enough to stay above the noise floor of finitely many particles).
-fn compare_with_spectrum(o: &Outcome, history: &[DecayPoint]) -> AnyResult<()> {
-    let predicted = for_run(&o.spec, &o.inputs, 400, 1)?;
+fn compare_with_spectrum(
+    o: &Outcome,
+    predicted: Option<RunSpectrum>,
+    history: &[DecayPoint],
+) -> AnyResult<()> {
+    let predicted = match predicted {
+        Some(p) => p,
+        None => for_run(&o.spec, &o.inputs, SPECTRUM_GRID, 1)?,
+    };
     let Some(slowest) = predicted.spectrum.modes.first() else {
         return say("spectrum: no resolved mode");
     };
     let end = o.summary.t;
-    let near = |t: f64| {
-        history
-            .iter()
-            .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))
-            .copied()
-    };
-    let (a, b) = (near(0.4 * end), near(0.8 * end));
-    let measured = match (a, b) {
-        (Some(a), Some(b)) => decay_rate(Some(a), b).map(|r| (r, a.t, b.t)),
-        _ => None,
-    };
+    let measured = decay_rate_over(history, 0.4 * end, 0.8 * end);
     say(&match measured {
         Some((r, t0, t1)) => format!(
             "spectrum: slowest rate {:.4} predicted (w(1/2) = {}, h_g = {:.4}); decay rate {r:.4} measured over t in [{t0:.3}, {t1:.3}]",

@@ -37,3 +37,26 @@ pub fn rel_l2(a: &[f64], b: &[f64]) -> f64 {
     let den: f64 = b.iter().map(|y| y * y).sum();
     (num / den).sqrt()
 }
+
+/// Runs the `ganflow` binary in `dir` with `args`.
+pub fn ganflow(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ganflow"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Writes `init.csv` in `dir`: 2000 particles of N(1, 0.954²), the equilibrium shape of a
+/// closed-form N(0, 1) target seen through a particle bandwidth of 0.3 (variance
+/// 1 - 0.3² = 0.954²), shifted by 1.
+pub fn shifted_equilibrium_start(dir: &std::path::Path) {
+    let o = ganflow(
+        dir,
+        &[
+            "sample", "gaussian", "--n", "2000", "--dim", "1", "--mean", "1", "--std", "0.954",
+            "--seed", "3", "--out", "init.csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
