@@ -18,12 +18,6 @@ use crate::points::{Points, Standardizer};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InputDigest(pub [u8; 32]);
 
-impl std::fmt::Display for InputDigest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
 /// Everything a specification reads, in the data's own units.
 #[derive(Debug)]
 pub struct Inputs {
