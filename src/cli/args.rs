@@ -190,19 +190,32 @@ pub struct DriveArgs {
 pub struct SpectrumArgs {
     #[command(flatten)]
     pub spec: RunSpec,
-    /// Cells of the grid the continuum operator is discretised on.
+    /// Cells of the grid the continuum operator is discretised on (1-D targets).
     #[arg(long, default_value_t = 400)]
     pub grid_points: usize,
+    /// Compute the particle spectrum instead: the Jacobian of the velocity of these
+    /// particles (a run's particles.csv, say; any dimension), with the run's estimator.
+    #[arg(long, value_name = "FILE.csv")]
+    pub particles: Option<PathBuf>,
+    /// Jacobian-vector products in the particle spectrum's slow-mode search [default: two
+    /// blocks of start fields, at least 20]. More find more modes, at two velocity
+    /// evaluations each.
+    #[arg(long, value_name = "P")]
+    pub products: Option<usize>,
     /// How many of the slowest modes to report.
     #[arg(long, default_value_t = 8)]
     pub modes: usize,
     /// Output CSV of the modes [default: standard output].
     #[arg(long, value_name = "FILE.csv")]
     pub out: Option<PathBuf>,
-    /// Also write the modes as displacement fields: mode,id,x0,dx0,eps (the density
-    /// perturbation eps and the displacement dx that makes it, at each cell centre x0).
+    /// Also write the modes as displacement fields, mode,id,x0..,dx0.. (continuum: at each
+    /// cell centre, with the density perturbation eps that the displacement makes).
     #[arg(long, value_name = "FILE.csv")]
     pub vectors: Option<PathBuf>,
+    /// Draw the slowest modes (up to four) as displacement arrows on the particles, in
+    /// the style of `ganflow plot` (1-D: the displacement against the position).
+    #[arg(long, value_name = "FILE.png")]
+    pub arrows: Option<PathBuf>,
     /// Read options from a TOML file (a run's run.toml works).
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,

@@ -472,6 +472,13 @@ impl Simulation {
         .0)
     }
 
+    /// The velocities particles standing at `x` would have, with this simulation's data and
+    /// bandwidths held as they are: the velocity field as a map of configurations, whose
+    /// Jacobian the particle spectrum takes.
+    pub fn velocity_of(&self, x: &Points) -> Result<Vec<f64>> {
+        Ok(self.field_at(x, false)?.0.velocity)
+    }
+
     /// The field at the current particles.
     pub fn field(&self) -> Result<Field> {
         Ok(self.field_at(&self.particles, false)?.0)

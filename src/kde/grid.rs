@@ -738,7 +738,13 @@ impl Stencil {
 /// `out` = `input` convolved along `axis` with `taps` (length `2T + 1`, centred):
 /// `out[.., i, ..] = Σ_o taps[o + T] input[.., i - o, ..]`. One grid line (or row) per task,
 /// so the result does not depend on the thread count.
-fn convolve_axis(input: &[f64], out: &mut [f64], dims: &[usize], axis: usize, taps: &[f64]) {
+pub(crate) fn convolve_axis(
+    input: &[f64],
+    out: &mut [f64],
+    dims: &[usize],
+    axis: usize,
+    taps: &[f64],
+) {
     let t = taps.len() / 2;
     let n = dims[axis];
     let inner: usize = dims[axis + 1..].iter().product();

@@ -349,9 +349,21 @@ pub fn continuum_1d(
     })
 }
 
-/// The eigenvector of `m` for the eigenvalue `lambda`: inverse iteration with a shift just
-/// off it, in complex arithmetic; the real part, rotated so that its largest entry is real.
+/// The eigenvector of `m` for the eigenvalue `lambda`: the real part of
+/// [`complex_eigenvector`].
 fn inverse_iteration(m: &DMatrix<f64>, lambda: Complex<f64>, scale: f64) -> DVector<f64> {
+    let v = complex_eigenvector(m, lambda, scale);
+    DVector::from_iterator(v.len(), v.iter().map(|c| c.re))
+}
+
+/// The eigenvector of `m` for the eigenvalue `lambda`: inverse iteration with a shift just
+/// off it (`scale` is the spectrum's size), in complex arithmetic, rotated so that its
+/// largest entry is real and positive; unit norm.
+pub fn complex_eigenvector(
+    m: &DMatrix<f64>,
+    lambda: Complex<f64>,
+    scale: f64,
+) -> DVector<Complex<f64>> {
     let n = m.nrows();
     let shift = lambda + Complex::new(1e-10 * scale, 0.0);
     let mc: DMatrix<Complex<f64>> = DMatrix::from_fn(n, n, |i, j| {
@@ -381,12 +393,12 @@ fn inverse_iteration(m: &DMatrix<f64>, lambda: Complex<f64>, scale: f64) -> DVec
     } else {
         Complex::new(1.0, 0.0)
     };
-    DVector::from_iterator(n, v.iter().map(|c| (c * phase).re))
+    v.map(|c| c * phase)
 }
 
 /// The largest steps for which Euler (`|1 + z| <= 1`) and Heun (`|1 + z + z²/2| <= 1`),
 /// `z = dt lambda`, keep every mode from growing.
-fn stable_steps(lambdas: &[Complex<f64>]) -> (f64, f64) {
+pub fn stable_steps(lambdas: &[Complex<f64>]) -> (f64, f64) {
     let mut euler = f64::INFINITY;
     let mut heun = f64::INFINITY;
     for l in lambdas {

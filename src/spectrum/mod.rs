@@ -14,11 +14,15 @@
 //! [`continuum`] discretises the operator on a grid (1-D for now).
 
 pub mod continuum;
+pub mod particle;
+pub mod smooth;
 
 pub use continuum::{ContinuumTarget, Mode, Spectrum, continuum_1d};
+pub use particle::{ParticleMode, ParticleSpectrum, particle_spectrum};
 
 use crate::error::{Error, Result};
 use crate::kde::BandwidthFrom;
+use crate::points::Points;
 use crate::run::Inputs;
 use crate::run::spec::{DataDensity, RunSpec, SchemeName};
 
@@ -87,6 +91,51 @@ pub fn for_run(
     Ok(RunSpectrum {
         spectrum: continuum_1d(&target, h_g, w_half, grid_points, modes)?,
         w_half,
+        h_g,
+    })
+}
+
+/// The particle spectrum at a run's particles, in the data's units.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunParticleSpectrum {
+    /// The spectrum, in the flow's coordinates.
+    pub spectrum: ParticleSpectrum,
+    /// The particles, in the data's units.
+    pub positions: Points,
+    /// Each mode's displacement field, in the data's units (row-major `N x d`).
+    pub displacements: Vec<Vec<f64>>,
+    /// The particles' bandwidth (in the flow's coordinates).
+    pub h_g: f64,
+}
+
+/// The particle spectrum for a run's specification with its starting particles as the
+/// configuration (`Inputs::particles`; `ganflow spectrum --particles` loads them as the
+/// start): the Jacobian of the velocity field the run would move them with, its `modes`
+/// slowest modes from `products` Jacobian-vector products (0: the default). Bandwidths are
+/// those the run computes at its first step, held fixed.
+pub fn particles_for_run(
+    spec: &RunSpec,
+    inputs: &Inputs,
+    modes: usize,
+    products: usize,
+) -> Result<RunParticleSpectrum> {
+    let sim = inputs.simulation(spec)?;
+    let h_g = sim.bandwidths().0;
+    let x = sim.particles().clone();
+    let velocity = |p: &Points| sim.velocity_of(p);
+    let spectrum = particle_spectrum(&velocity, &x, h_g, modes, products)?;
+    let displacements = spectrum
+        .modes
+        .iter()
+        .map(|m| match &inputs.coordinates {
+            Some(s) => s.inverse_vector(&m.displacement),
+            None => m.displacement.clone(),
+        })
+        .collect();
+    Ok(RunParticleSpectrum {
+        spectrum,
+        positions: inputs.particles.clone(),
+        displacements,
         h_g,
     })
 }
