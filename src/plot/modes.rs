@@ -10,7 +10,7 @@ use crate::output::write_whole;
 use crate::points::Points;
 
 /// Most arrows drawn per panel; the particles are thinned evenly beyond it.
-pub const MAX_ARROWS: usize = 1500;
+pub const MAX_ARROWS: usize = 400;
 
 /// One mode to draw: its title and its displacement field (row-major `N x d`, one row per
 /// position).
