@@ -51,8 +51,9 @@ pub enum ContinuumTarget {
     /// the mixture itself, and `rho_0` the same mixture with standard deviation
     /// `sqrt(s² - h_g²)`.
     Closed(IsotropicMixture),
-    /// Samples whose KDE at `h_q` is `p_h`; `rho_0` is their KDE at `c = sqrt(h_q² - h_g²)`,
-    /// with `c` kept at least `h_q / 2` (and `p_h` then their KDE at `sqrt(c² + h_g²)`).
+    /// Samples standing for the density they sample: `rho_0` is their KDE at `h_q`, and
+    /// `p_h = K_{h_g} * rho_0` their KDE at `sqrt(h_q² + h_g²)` (the large-sample view, in
+    /// which both the particles' and the data's estimates smooth the same density).
     Samples {
         /// The data.
         data: Points,
@@ -113,15 +114,107 @@ pub struct Spectrum {
     pub stable_dt_heun: f64,
 }
 
-fn log_mixture(x: f64, centres: &[f64], std: f64) -> f64 {
+/// `log` of the equal-weight mixture of `N(c, std² I)` over the centres (row-major, of the
+/// point's dimension) at `x`, in log space.
+pub(super) fn log_mixture(x: &[f64], centres: &[f64], std: f64) -> f64 {
+    let d = x.len();
+    let k = centres.len() / d;
     let norm =
-        -0.5 * (2.0 * std::f64::consts::PI * std * std).ln_p() - (centres.len() as f64).ln_p();
+        -0.5 * d as f64 * (2.0 * std::f64::consts::PI * std * std).ln_p() - (k as f64).ln_p();
     let terms: Vec<f64> = centres
-        .iter()
-        .map(|c| -0.5 * (x - c) * (x - c) / (std * std))
+        .chunks_exact(d)
+        .map(|c| {
+            let r2: f64 = x.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum();
+            -0.5 * r2 / (std * std)
+        })
         .collect();
     let m = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     norm + m + terms.iter().map(|t| (t - m).exp_p()).sum::<f64>().ln_p()
+}
+
+/// What the continuum operator needs of a target in `d` dimensions: `p_h` and `rho_0` are
+/// equal-weight Gaussian mixtures over the same centres, and the domain covers them with a
+/// margin.
+pub(super) struct Geometry {
+    /// The centres, row-major.
+    pub centres: Vec<f64>,
+    /// `p_h`'s standard deviation.
+    pub p_std: f64,
+    /// `rho_0`'s standard deviation.
+    pub rho_std: f64,
+    /// The domain's corners, per axis.
+    pub lo: Vec<f64>,
+    pub hi: Vec<f64>,
+}
+
+impl Geometry {
+    /// For `target` in `d` dimensions and particle bandwidth `h_g`; errors name what is not
+    /// defined.
+    pub fn new(target: &ContinuumTarget, h_g: f64, d: usize) -> Result<Self> {
+        let (points, p_std, rho_std, margin) = match target {
+            ContinuumTarget::Closed(m) => {
+                let s = m.std;
+                if h_g >= s {
+                    return Err(Error::OutOfRange {
+                        what: "the particle bandwidth",
+                        expected: "below the target's standard deviation (no density smooths to a narrower target)",
+                        value: h_g,
+                    });
+                }
+                (&m.centers, s, (s * s - h_g * h_g).sqrt(), 7.0 * s)
+            }
+            ContinuumTarget::Samples { data, h_q } => {
+                let h_q = *h_q;
+                if h_g > h_q {
+                    return Err(Error::OutOfRange {
+                        what: "the particle bandwidth",
+                        expected: "at most the data's (no density smooths to a narrower estimate)",
+                        value: h_g,
+                    });
+                }
+                // The data stand for the smooth density they sample, taken as their KDE at
+                // h_q: that is rho_0, and p_h = K_{h_g} * rho_0 is their KDE at
+                // sqrt(h_q² + h_g²), consistent by construction. (Solving
+                // K_{h_g} * rho_0 = KDE_{h_q} exactly would give the KDE at
+                // sqrt(h_q² - h_g²): the empirical measure itself at the default h_g = h_q,
+                // with the particles sitting on the data.)
+                let c = h_q;
+                (data, (c * c + h_g * h_g).sqrt(), c, 5.0 * c)
+            }
+        };
+        if points.dim() != d {
+            return Err(Error::DimensionMismatch {
+                what: "the continuum spectrum's target",
+                expected: d,
+                got: points.dim(),
+            });
+        }
+        let mut lo = vec![f64::MAX; d];
+        let mut hi = vec![f64::MIN; d];
+        for r in points.rows() {
+            for a in 0..d {
+                lo[a] = lo[a].min(r[a] - margin);
+                hi[a] = hi[a].max(r[a] + margin);
+            }
+        }
+        Ok(Self {
+            centres: points.as_slice().to_vec(),
+            p_std,
+            rho_std,
+            lo,
+            hi,
+        })
+    }
+
+    /// `log p_h(x)`.
+    pub fn log_p(&self, x: &[f64]) -> f64 {
+        log_mixture(x, &self.centres, self.p_std)
+    }
+
+    /// `rho_0(x)`.
+    pub fn rho0(&self, x: &[f64]) -> f64 {
+        log_mixture(x, &self.centres, self.rho_std).exp_p()
+    }
 }
 
 /// The spectrum of the linearised plug-in flow with loss weight `w_half = w(1/2)` and
@@ -147,73 +240,10 @@ pub fn continuum_1d(
             value: grid_points as f64,
         });
     }
-    // The domain, log p_h and rho_0 at any point.
-    type Pointwise = Box<dyn Fn(f64) -> f64>;
-    let (lo, hi, log_p, rho0): (f64, f64, Pointwise, Pointwise) = match target {
-        ContinuumTarget::Closed(m) => {
-            if m.centers.dim() != 1 {
-                return Err(Error::DimensionMismatch {
-                    what: "the continuum spectrum's target",
-                    expected: 1,
-                    got: m.centers.dim(),
-                });
-            }
-            let s = m.std;
-            if h_g >= s {
-                return Err(Error::OutOfRange {
-                    what: "the particle bandwidth",
-                    expected: "below the target's standard deviation (no density smooths to a narrower target)",
-                    value: h_g,
-                });
-            }
-            let c: Vec<f64> = m.centers.as_slice().to_vec();
-            let (cmin, cmax) = c
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
-            let s0 = (s * s - h_g * h_g).sqrt();
-            let c2 = c.clone();
-            (
-                cmin - 7.0 * s,
-                cmax + 7.0 * s,
-                Box::new(move |x| log_mixture(x, &c, s)),
-                Box::new(move |x| log_mixture(x, &c2, s0).exp_p()),
-            )
-        }
-        ContinuumTarget::Samples { data, h_q } => {
-            if data.dim() != 1 {
-                return Err(Error::DimensionMismatch {
-                    what: "the continuum spectrum's data",
-                    expected: 1,
-                    got: data.dim(),
-                });
-            }
-            let h_q = *h_q;
-            if h_g > h_q {
-                return Err(Error::OutOfRange {
-                    what: "the particle bandwidth",
-                    expected: "at most the data's (no density smooths to a narrower estimate)",
-                    value: h_g,
-                });
-            }
-            let y: Vec<f64> = data.as_slice().to_vec();
-            let (ymin, ymax) = y
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
-            // rho_0 = KDE_c of the data with K_{h_g} * rho_0 = KDE_{h_q}: c² = h_q² - h_g². When
-            // h_g is near h_q that would be the spiky empirical measure (the particles would
-            // sit on the data); c is kept at least h_q / 2, the data standing for the density
-            // they sample, and p_h is then KDE_sqrt(c² + h_g²), consistent by construction.
-            let c = (h_q * h_q - h_g * h_g).sqrt().max(h_q);
-            let smoothed = (c * c + h_g * h_g).sqrt();
-            let y2 = y.clone();
-            (
-                ymin - 5.0 * c,
-                ymax + 5.0 * c,
-                Box::new(move |x| log_mixture(x, &y, smoothed)),
-                Box::new(move |x| log_mixture(x, &y2, c).exp_p()),
-            )
-        }
-    };
+    let geometry = Geometry::new(target, h_g, 1)?;
+    let (lo, hi) = (geometry.lo[0], geometry.hi[0]);
+    let log_p = |x: f64| geometry.log_p(&[x]);
+    let rho0 = |x: f64| geometry.rho0(&[x]);
     let g = grid_points;
     let dx = (hi - lo) / g as f64;
     let x: Vec<f64> = (0..g).map(|i| lo + (i as f64 + 0.5) * dx).collect();
