@@ -6,6 +6,7 @@ mod common;
 
 use common::{ganflow, shifted_equilibrium_start};
 use ganflow::datasets::IsotropicMixture;
+use ganflow::spectrum::continuum2d::continuum_2d;
 use ganflow::spectrum::{ContinuumTarget, Spectrum, continuum_1d};
 use ganflow::{Loss, Points};
 
@@ -256,13 +257,16 @@ fn spectrum_command() {
         !bulk.is_empty() && (hi - lo) < 1e-3 * hi.abs().max(lo.abs()),
         "{lo} {hi}"
     );
-    // Options of the dynamics, 2-D data and a bandwidth on the particles are refused.
+    // Options of the dynamics, 3-D data and a bandwidth on the particles are refused.
     for (args, message) in [
         (
             vec!["spectrum", "--steps", "3"],
             "--steps: not an option of spectrum",
         ),
-        (vec!["spectrum"], "computed in 1-D; the data has 2 columns"),
+        (
+            vec!["spectrum", "--target", "gaussian", "--dim", "3"],
+            "computed in 1-D and 2-D; the data has 3 columns",
+        ),
         (
             vec![
                 "spectrum",
@@ -336,8 +340,165 @@ fn run_summary_compares_with_the_spectrum() {
     // metrics.csv has no spectrum column: it is a summary, not a metric per row.
     let header = std::fs::read_to_string(dir.path().join("a/metrics.csv")).unwrap();
     assert!(!header.lines().next().unwrap().contains("spectrum"));
-    let o = run(&["run", "--metrics", "spectrum", "--out", "b"]);
+    let o = run(&[
+        "run",
+        "--target",
+        "gaussian",
+        "--dim",
+        "3",
+        "--metrics",
+        "spectrum",
+        "--out",
+        "b",
+    ]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("computed in 1-D"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("computed in 1-D and 2-D"));
     assert!(!dir.path().join("b").exists());
+}
+
+/// The 2-D grid on N(0, I) in closed form (h_g 0.3, KL): the rates depend on the total
+/// degree only, `n (1 - h²)^(n-1)`, with multiplicity `n + 1`: 1 twice (the translations,
+/// whose span holds both `d rho_0 / d x_a`), then 1.82 three times. Measured on 60² cells:
+/// 1.00022 twice, 1.8227, 1.8227, 1.8278.
+#[test]
+fn gaussian_rates_on_the_2d_grid() {
+    let target = ContinuumTarget::Closed(IsotropicMixture {
+        centers: Points::new("centre", vec![0.0, 0.0], 2).unwrap(),
+        std: 1.0,
+    });
+    let sp = continuum_2d(&target, 0.3, 1.0, 60, 5).unwrap();
+    let rates: Vec<f64> = sp.modes.iter().map(|m| m.rate).collect();
+    assert_eq!(rates.len(), 5);
+    for (k, expected) in [1.0, 1.0, 1.82, 1.82, 1.82].into_iter().enumerate() {
+        assert!(
+            (rates[k] - expected).abs() < 0.01 * expected,
+            "{k}: {rates:?}"
+        );
+    }
+    // The translations' span: both derivatives of rho_0 = N(0, 0.91 I) lie in it.
+    let v = 1.0 - 0.09;
+    let (a, b) = (&sp.modes[0].vector, &sp.modes[1].vector);
+    assert!(cosine(a, b) < 1e-6, "the two are orthogonal");
+    for axis in 0..2 {
+        let shape: Vec<f64> = sp
+            .centres
+            .rows()
+            .map(|x| -x[axis] / v * (-(x[0] * x[0] + x[1] * x[1]) / (2.0 * v)).exp())
+            .collect();
+        let norm = shape.iter().map(|s| s * s).sum::<f64>().sqrt();
+        let pa: f64 = a.iter().zip(&shape).map(|(p, q)| p * q).sum::<f64>() / norm;
+        let pb: f64 = b.iter().zip(&shape).map(|(p, q)| p * q).sum::<f64>() / norm;
+        assert!(pa * pa + pb * pb > 0.99 * 0.99, "axis {axis}: {pa} {pb}");
+    }
+    // Translations move every cell alike where the mass is.
+    let peak = sp.rho0.iter().copied().fold(0.0, f64::max);
+    for (dx, m) in sp.displacements.iter().zip(&sp.modes).take(2) {
+        let bulk: Vec<(f64, f64)> = sp
+            .rho0
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r > 0.1 * peak)
+            .map(|(k, _)| (dx[2 * k], dx[2 * k + 1]))
+            .collect();
+        let mean = bulk.iter().fold((0.0, 0.0), |s, p| (s.0 + p.0, s.1 + p.1));
+        let mean = (mean.0 / bulk.len() as f64, mean.1 / bulk.len() as f64);
+        let spread = bulk
+            .iter()
+            .map(|p| (p.0 - mean.0).powi(2) + (p.1 - mean.1).powi(2))
+            .fold(0.0, f64::max)
+            .sqrt();
+        let size = (mean.0 * mean.0 + mean.1 * mean.1).sqrt();
+        assert!(spread < 0.02 * size, "rate {}: {spread} vs {size}", m.rate);
+    }
+}
+
+/// Separability: two 1-D modes placed along x in 2-D, `p = p_1(x) N(y; 0, s²)`, have the 1-D
+/// mixture's slowest rate (the y-direction's own rates are far faster). Separation 3,
+/// standard deviation 0.5, h_g 0.15, minimax.
+#[test]
+fn metastable_rate_on_the_2d_grid_is_the_1d_one() {
+    let (s, h) = (0.5, 0.15);
+    let one = continuum_1d(&gaussian_target(&[-1.5, 1.5], s), h, 0.5, 400, 2).unwrap();
+    let target = ContinuumTarget::Closed(IsotropicMixture {
+        centers: Points::new("centres", vec![-1.5, 0.0, 1.5, 0.0], 2).unwrap(),
+        std: s,
+    });
+    let two = continuum_2d(&target, h, 0.5, 80, 2).unwrap();
+    let (r1, r2) = (one.modes[0].rate, two.modes[0].rate);
+    eprintln!(
+        "{r1} {r2} {:?}",
+        two.modes.iter().map(|m| m.rate).collect::<Vec<_>>()
+    );
+    assert!((r2 - r1).abs() < 0.03 * r1, "{r2} vs {r1}");
+    // Mass moves from one cluster to the other: opposite signs at the two centres.
+    let at = |x: f64| {
+        let k = two
+            .centres
+            .rows()
+            .enumerate()
+            .min_by(|p, q| {
+                let d = |r: &[f64]| (r[0] - x).powi(2) + r[1] * r[1];
+                d(p.1).total_cmp(&d(q.1))
+            })
+            .unwrap()
+            .0;
+        two.modes[0].vector[k]
+    };
+    assert!(at(-1.5) * at(1.5) < 0.0);
+}
+
+/// `ganflow spectrum` on a 2-D target: the grid's modes, their fields at the cell centres
+/// and the arrows drawn where the equilibrium has mass.
+#[test]
+fn spectrum_command_in_2d() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ganflow(
+        dir.path(),
+        &[
+            "spectrum",
+            "--target",
+            "gaussian",
+            "--dim",
+            "2",
+            "--mean",
+            "0",
+            "--data-density",
+            "exact",
+            "--bandwidth-g",
+            "0.3",
+            "--loss",
+            "kl",
+            "--grid-points",
+            "40",
+            "--modes",
+            "2",
+            "--out",
+            "s.csv",
+            "--vectors",
+            "v.csv",
+            "--arrows",
+            "a.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("on 40 x 40 cells"));
+    let rates: Vec<f64> = std::fs::read_to_string(dir.path().join("s.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(rates.len(), 2);
+    assert!(rates.iter().all(|r| (r - 1.0).abs() < 0.02), "{rates:?}");
+    let v = std::fs::read_to_string(dir.path().join("v.csv")).unwrap();
+    let mut lines = v.lines();
+    assert_eq!(lines.next(), Some("mode,id,x0,x1,dx0,dx1,eps"));
+    assert_eq!(lines.count(), 2 * 40 * 40);
+    let img = image::open(dir.path().join("a.png")).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (2 * 420, 420));
+    let blue = img
+        .pixels()
+        .filter(|p| p.0[2] as i32 > p.0[0] as i32 + 60 && p.0[2] as i32 > p.0[1] as i32 + 60)
+        .count();
+    assert!(blue > 1000, "{blue} blue pixels");
 }

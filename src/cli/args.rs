@@ -190,9 +190,10 @@ pub struct DriveArgs {
 pub struct SpectrumArgs {
     #[command(flatten)]
     pub spec: RunSpec,
-    /// Cells of the grid the continuum operator is discretised on (1-D targets).
-    #[arg(long, default_value_t = 400)]
-    pub grid_points: usize,
+    /// Cells of the grid the continuum operator is discretised on, per axis [default: 400
+    /// in 1-D, 60 in 2-D].
+    #[arg(long, value_name = "G")]
+    pub grid_points: Option<usize>,
     /// Compute the particle spectrum instead: the Jacobian of the velocity of these
     /// particles (a run's particles.csv, say; any dimension), with the run's estimator.
     #[arg(long, value_name = "FILE.csv")]

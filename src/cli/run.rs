@@ -9,7 +9,7 @@ use ganflow::run::{Inputs, RunFolder, start};
 use ganflow::spectrum::for_run;
 
 use super::args::RunArgs;
-use super::session::{Progress, SPECTRUM_GRID, Signals, finish, run_options, warn_costs};
+use super::session::{Progress, Signals, finish, run_options, warn_costs};
 use super::{AnyResult, resolve_spec};
 
 pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
@@ -24,7 +24,7 @@ pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
     // Computed before the run, so that a run it is not defined for is refused at once.
     let predicted = spec
         .wants_spectrum()
-        .then(|| for_run(&spec, &inputs, SPECTRUM_GRID, 1))
+        .then(|| for_run(&spec, &inputs, None, 1))
         .transpose()?;
     let folder = match &args.out {
         Some(out) => RunFolder::claim(out, args.force, &input_files(&spec))?,

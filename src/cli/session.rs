@@ -128,9 +128,6 @@ pub fn warn_costs(spec: &RunSpec, inputs: &Inputs) {
     }
 }
 
-/// Cells of the continuum spectrum that `--metrics spectrum` compares with.
-pub const SPECTRUM_GRID: usize = 400;
-
 /// A rise of the energy below this (and below 10 %) is sampling noise, not instability.
 const ENERGY_RISE_FLOOR: f64 = 1e-3;
 
@@ -282,9 +279,9 @@ fn compare_with_spectrum(
 ) -> AnyResult<()> {
     let predicted = match predicted {
         Some(p) => p,
-        None => for_run(&o.spec, &o.inputs, SPECTRUM_GRID, 1)?,
+        None => for_run(&o.spec, &o.inputs, None, 1)?,
     };
-    let Some(slowest) = predicted.spectrum.modes.first() else {
+    let Some(slowest) = predicted.spectrum.modes().first() else {
         return say("spectrum: no resolved mode");
     };
     let end = o.summary.t;

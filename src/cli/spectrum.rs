@@ -32,6 +32,10 @@ const DYNAMICS: [&str; 12] = [
 /// Modes drawn by `--arrows`.
 const DRAWN: usize = 4;
 
+/// `--arrows` on a continuum grid draws the cells where `rho_0` is above this share of its
+/// peak.
+const DRAWN_LEVEL: f64 = 1e-3;
+
 pub fn spectrum(args: SpectrumArgs, given: &[String]) -> AnyResult<()> {
     let refuse = |id: &str, why: &str| -> AnyResult<()> {
         Err(format!("--{}: {why}", id.replace('_', "-")).into())
@@ -86,10 +90,11 @@ fn continuum(args: &SpectrumArgs, spec: &RunSpec, inputs: &Inputs) -> AnyResult<
         w_half,
         h_g,
     } = for_run(spec, inputs, args.grid_points, args.modes)?;
+    let modes = s.modes();
     write_output(args.out.as_deref(), |w| {
         let mut csv = csv::Writer::from_writer(w);
         csv.write_record(["k", "rate", "frequency", "resolution"])?;
-        for (k, m) in s.modes.iter().enumerate() {
+        for (k, m) in modes.iter().enumerate() {
             csv.write_record([
                 (k + 1).to_string(),
                 fmt_f64(m.rate),
@@ -100,20 +105,24 @@ fn continuum(args: &SpectrumArgs, spec: &RunSpec, inputs: &Inputs) -> AnyResult<
         csv.flush()?;
         Ok(())
     })?;
-    let fields: Vec<Vec<f64>> = s.modes.iter().map(|m| m.displacement(&s)).collect();
+    let centres = s.centres()?;
+    let d = centres.dim();
+    let fields = s.displacements();
     if let Some(path) = &args.vectors {
         write_output(Some(path), |w| {
             let mut csv = csv::Writer::from_writer(w);
-            csv.write_record(["mode", "id", "x0", "dx0", "eps"])?;
-            for (k, (m, dx)) in s.modes.iter().zip(&fields).enumerate() {
-                for (i, ((x, d), e)) in s.grid.iter().zip(dx).zip(&m.vector).enumerate() {
-                    csv.write_record([
-                        (k + 1).to_string(),
-                        i.to_string(),
-                        fmt_f64(*x),
-                        fmt_f64(*d),
-                        fmt_f64(*e),
-                    ])?;
+            let mut header = vec!["mode".to_string(), "id".to_string()];
+            header.extend((0..d).map(|a| format!("x{a}")));
+            header.extend((0..d).map(|a| format!("dx{a}")));
+            header.push("eps".into());
+            csv.write_record(&header)?;
+            for (k, (m, dx)) in modes.iter().zip(&fields).enumerate() {
+                for (i, x) in centres.rows().enumerate() {
+                    let mut row = vec![(k + 1).to_string(), i.to_string()];
+                    row.extend(x.iter().map(|v| fmt_f64(*v)));
+                    row.extend(dx[i * d..(i + 1) * d].iter().map(|v| fmt_f64(*v)));
+                    row.push(fmt_f64(m.vector[i]));
+                    csv.write_record(&row)?;
                 }
             }
             csv.flush()?;
@@ -121,22 +130,42 @@ fn continuum(args: &SpectrumArgs, spec: &RunSpec, inputs: &Inputs) -> AnyResult<
         })?;
     }
     if let Some(path) = &args.arrows {
-        let grid = ganflow::Points::new("grid", s.grid.clone(), 1)?;
-        let rates: Vec<f64> = s.modes.iter().map(|m| m.rate).collect();
-        draw(path, &inputs.data, &grid, &rates, &fields)?;
+        // Only where the equilibrium has mass: in the far tails the displacement that
+        // makes a perturbation is large and says nothing.
+        let peak = s.rho0().iter().copied().fold(0.0, f64::max);
+        let keep: Vec<usize> = (0..centres.len())
+            .filter(|&i| s.rho0()[i] >= DRAWN_LEVEL * peak)
+            .collect();
+        let kept: Vec<Vec<f64>> = fields
+            .iter()
+            .map(|dx| {
+                keep.iter()
+                    .flat_map(|&i| dx[i * d..(i + 1) * d].to_vec())
+                    .collect()
+            })
+            .collect();
+        let rates: Vec<f64> = modes.iter().map(|m| m.rate).collect();
+        draw(path, &inputs.data, &centres.select(&keep), &rates, &kept)?;
     }
+    let g = s.cells();
+    let grid = if d == 1 {
+        format!("{g} cells")
+    } else {
+        format!("{g} x {g} cells")
+    };
     Ok(vec![
         format!(
-            "{} slowest modes of {} cells (w(1/2) = {w_half}, h_g = {h_g:.4}); slowest rate {}",
-            s.modes.len(),
-            args.grid_points,
-            s.modes
+            "{} slowest modes on {grid} (w(1/2) = {w_half}, h_g = {h_g:.4}); slowest rate {}",
+            modes.len(),
+            modes
                 .first()
                 .map_or("none".into(), |m| format!("{:.6}", m.rate)),
         ),
         format!(
             "fastest rate {:.6}: stable dt {:.6} (Euler), {:.6} (Heun)",
-            s.fastest_rate, s.stable_dt_euler, s.stable_dt_heun
+            s.fastest_rate(),
+            s.stable_dt_euler(),
+            s.stable_dt_heun()
         ),
     ])
 }

@@ -42,7 +42,7 @@ use crate::points::Points;
 pub const RESOLVED: f64 = 0.05;
 
 /// `p_h` below this share of its maximum is the tail.
-const TAIL_LEVEL: f64 = 1e-3;
+pub(super) const TAIL_LEVEL: f64 = 1e-3;
 
 /// The target as the flow sees it.
 #[derive(Clone, Debug)]
@@ -149,8 +149,9 @@ pub(super) struct Geometry {
 
 impl Geometry {
     /// For `target` in `d` dimensions and particle bandwidth `h_g`; errors name what is not
-    /// defined.
-    pub fn new(target: &ContinuumTarget, h_g: f64, d: usize) -> Result<Self> {
+    /// defined. The domain reaches `margin.0` standard deviations beyond a closed form's
+    /// centres, `margin.1` of `rho_0`'s bandwidth beyond the data.
+    pub fn new(target: &ContinuumTarget, h_g: f64, d: usize, margin: (f64, f64)) -> Result<Self> {
         let (points, p_std, rho_std, margin) = match target {
             ContinuumTarget::Closed(m) => {
                 let s = m.std;
@@ -161,7 +162,7 @@ impl Geometry {
                         value: h_g,
                     });
                 }
-                (&m.centers, s, (s * s - h_g * h_g).sqrt(), 7.0 * s)
+                (&m.centers, s, (s * s - h_g * h_g).sqrt(), margin.0 * s)
             }
             ContinuumTarget::Samples { data, h_q } => {
                 let h_q = *h_q;
@@ -179,7 +180,7 @@ impl Geometry {
                 // sqrt(h_q² - h_g²): the empirical measure itself at the default h_g = h_q,
                 // with the particles sitting on the data.)
                 let c = h_q;
-                (data, (c * c + h_g * h_g).sqrt(), c, 5.0 * c)
+                (data, (c * c + h_g * h_g).sqrt(), c, margin.1 * c)
             }
         };
         if points.dim() != d {
@@ -204,6 +205,19 @@ impl Geometry {
             lo,
             hi,
         })
+    }
+
+    /// Refuses cells wider than half of `rho_0`'s standard deviation: the grid could not
+    /// show the modes' shapes.
+    pub fn check_cells(&self, cell: f64) -> Result<()> {
+        if cell > 0.5 * self.rho_std {
+            return Err(Error::OutOfRange {
+                what: "grid cells (raise --grid-points, or use --particles)",
+                expected: "at most half the equilibrium's standard deviation",
+                value: cell,
+            });
+        }
+        Ok(())
     }
 
     /// `log p_h(x)`.
@@ -240,12 +254,13 @@ pub fn continuum_1d(
             value: grid_points as f64,
         });
     }
-    let geometry = Geometry::new(target, h_g, 1)?;
+    let geometry = Geometry::new(target, h_g, 1, (7.0, 5.0))?;
     let (lo, hi) = (geometry.lo[0], geometry.hi[0]);
     let log_p = |x: f64| geometry.log_p(&[x]);
     let rho0 = |x: f64| geometry.rho0(&[x]);
     let g = grid_points;
     let dx = (hi - lo) / g as f64;
+    geometry.check_cells(dx)?;
     let x: Vec<f64> = (0..g).map(|i| lo + (i as f64 + 0.5) * dx).collect();
     let lp: Vec<f64> = x.iter().map(|&v| log_p(v)).collect();
     let rho_face: Vec<f64> = (0..g.saturating_sub(1))

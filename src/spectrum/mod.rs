@@ -11,13 +11,16 @@
 //! rates are the eigenvalues of this operator with their sign turned; `docs/spectrum.md`
 //! derives it and the closed forms the tests check it against.
 //!
-//! [`continuum`] discretises the operator on a grid (1-D for now).
+//! [`continuum`] and [`continuum2d`] discretise the operator on a grid in 1-D and 2-D;
+//! [`particle`] takes the Jacobian of a set of particles' velocities, in any dimension.
 
 pub mod continuum;
+pub mod continuum2d;
 pub mod particle;
 pub mod smooth;
 
 pub use continuum::{ContinuumTarget, Mode, Spectrum, continuum_1d};
+pub use continuum2d::{Spectrum2d, continuum_2d};
 pub use particle::{ParticleMode, ParticleSpectrum, particle_spectrum};
 
 use crate::error::{Error, Result};
@@ -26,11 +29,92 @@ use crate::points::Points;
 use crate::run::Inputs;
 use crate::run::spec::{DataDensity, RunSpec, SchemeName};
 
+/// Cells of the continuum grid when none is asked for: on the line, and per axis in the
+/// plane (where the cost grows with the cells' count squared).
+pub const DEFAULT_GRID_1D: usize = 400;
+/// See [`DEFAULT_GRID_1D`].
+pub const DEFAULT_GRID_2D: usize = 60;
+
+/// A continuum spectrum on the line or in the plane.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Continuum {
+    /// 1-D.
+    Line(Spectrum),
+    /// 2-D.
+    Plane(Spectrum2d),
+}
+
+impl Continuum {
+    /// The slowest modes, by ascending rate.
+    pub fn modes(&self) -> &[Mode] {
+        match self {
+            Continuum::Line(s) => &s.modes,
+            Continuum::Plane(s) => &s.modes,
+        }
+    }
+
+    /// The largest rate of the resolved operator.
+    pub fn fastest_rate(&self) -> f64 {
+        match self {
+            Continuum::Line(s) => s.fastest_rate,
+            Continuum::Plane(s) => s.fastest_rate,
+        }
+    }
+
+    /// The largest stable Euler step.
+    pub fn stable_dt_euler(&self) -> f64 {
+        match self {
+            Continuum::Line(s) => s.stable_dt_euler,
+            Continuum::Plane(s) => s.stable_dt_euler,
+        }
+    }
+
+    /// The largest stable Heun step.
+    pub fn stable_dt_heun(&self) -> f64 {
+        match self {
+            Continuum::Line(s) => s.stable_dt_heun,
+            Continuum::Plane(s) => s.stable_dt_heun,
+        }
+    }
+
+    /// The cells per axis.
+    pub fn cells(&self) -> usize {
+        match self {
+            Continuum::Line(s) => s.grid.len(),
+            Continuum::Plane(s) => s.cells,
+        }
+    }
+
+    /// The cell centres.
+    pub fn centres(&self) -> Result<Points> {
+        match self {
+            Continuum::Line(s) => Points::new("grid centres", s.grid.clone(), 1),
+            Continuum::Plane(s) => Ok(s.centres.clone()),
+        }
+    }
+
+    /// `rho_0` at the centres.
+    pub fn rho0(&self) -> &[f64] {
+        match self {
+            Continuum::Line(s) => &s.rho0,
+            Continuum::Plane(s) => &s.rho0,
+        }
+    }
+
+    /// Each mode's displacement field at the centres (row-major, one row per centre).
+    pub fn displacements(&self) -> Vec<Vec<f64>> {
+        match self {
+            Continuum::Line(s) => s.modes.iter().map(|m| m.displacement(s)).collect(),
+            Continuum::Plane(s) => s.displacements.clone(),
+        }
+    }
+}
+
 /// The continuum spectrum of a run's equilibrium, with what it was computed for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunSpectrum {
     /// The spectrum.
-    pub spectrum: Spectrum,
+    pub spectrum: Continuum,
     /// The loss weight at `D* = 1/2`.
     pub w_half: f64,
     /// The particles' bandwidth.
@@ -39,11 +123,12 @@ pub struct RunSpectrum {
 
 /// The continuum spectrum for a run's specification and inputs: its target (the closed form
 /// with `--data-density exact`, else the data's KDE), bandwidths and loss, on `grid_points`
-/// cells; the `modes` slowest. Errors name the option that makes it undefined.
+/// cells per axis ([`DEFAULT_GRID_1D`] or [`DEFAULT_GRID_2D`] when `None`); the `modes`
+/// slowest. Errors name the option that makes it undefined.
 pub fn for_run(
     spec: &RunSpec,
     inputs: &Inputs,
-    grid_points: usize,
+    grid_points: Option<usize>,
     modes: usize,
 ) -> Result<RunSpectrum> {
     let refuse = |option: &str, message: String| Error::InvalidOption {
@@ -53,15 +138,18 @@ pub fn for_run(
     if spec.scheme == SchemeName::Variational {
         return Err(refuse(
             "--scheme",
-            "the continuum spectrum covers the plug-in scheme, not variational".into(),
+            "the continuum spectrum covers the plug-in scheme, not variational (--particles \
+             covers both)"
+                .into(),
         ));
     }
-    if inputs.data.dim() != 1 {
+    let d = inputs.data.dim();
+    if d > 2 {
         return Err(refuse(
             "--data/--dim",
             format!(
-                "the continuum spectrum is computed in 1-D; the data has {} columns",
-                inputs.data.dim()
+                "the continuum spectrum is computed in 1-D and 2-D; the data has {d} columns \
+                 (--particles covers any dimension)"
             ),
         ));
     }
@@ -88,8 +176,15 @@ pub fn for_run(
         },
     };
     let w_half = config.loss.weight(0.5);
+    let spectrum = if d == 1 {
+        let g = grid_points.unwrap_or(DEFAULT_GRID_1D);
+        Continuum::Line(continuum_1d(&target, h_g, w_half, g, modes)?)
+    } else {
+        let g = grid_points.unwrap_or(DEFAULT_GRID_2D);
+        Continuum::Plane(continuum_2d(&target, h_g, w_half, g, modes)?)
+    };
     Ok(RunSpectrum {
-        spectrum: continuum_1d(&target, h_g, w_half, grid_points, modes)?,
+        spectrum,
         w_half,
         h_g,
     })
