@@ -10,11 +10,14 @@
 //!    takes its shape at about `w(1/2) / s²`.
 //! 3. A 2-D Gaussian N(0, I), 2000 particles at rest on the data (the particles are the
 //!    data, with the data's bandwidth: `g = q`, every velocity 0): the particle spectrum's
-//!    four slowest modes, drawn as arrows.
+//!    four slowest modes, drawn as arrows. And the two modes of part 2 in 2-D (separation
+//!    3): the continuum spectrum's two slowest modes as arrows, mass moving through the gap
+//!    first.
 //!
 //! `cargo run --release --example stability_study [OUT_DIR]` (default
 //! `examples/stability_study`) writes `rates.csv`, `imbalance.csv`, `imbalance.png`,
-//! `slowest_mode.png`, `particle_modes.csv` and `particle_modes.png`; the README shows
+//! `slowest_mode.png`, `particle_modes.csv`, `particle_modes.png` and `continuum_modes.png`;
+//! the README shows
 //! them. About 25 seconds on two cores.
 
 use std::ops::ControlFlow;
@@ -25,7 +28,7 @@ use ganflow::metrics::{DecayPoint, decay_rate_over};
 use ganflow::num::Portable;
 use ganflow::plot::modes::{ModeField, modes_png};
 use ganflow::plot::{CurvePanel, curves_png};
-use ganflow::spectrum::{ContinuumTarget, continuum_1d, particle_spectrum};
+use ganflow::spectrum::{ContinuumTarget, continuum_1d, continuum_2d, particle_spectrum};
 use ganflow::{BandwidthSpec, FlowConfig, Loss, Observation, Points, Simulation, StopRule};
 
 const N: usize = 2000;
@@ -80,6 +83,42 @@ fn particle_modes(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error
         })
         .collect();
     modes_png(&out.join("particle_modes.png"), &data, &data, &fields, 420)?;
+
+    // The continuum in 2-D: two clusters, the slowest modes where rho_0 has mass.
+    let target = ContinuumTarget::Closed(IsotropicMixture {
+        centers: Points::new("centres", vec![-1.5, 0.0, 1.5, 0.0], 2)?,
+        std: 0.5,
+    });
+    let sp = continuum_2d(&target, 0.15, 0.5, 60, 2)?;
+    let peak = sp.rho0.iter().copied().fold(0.0, f64::max);
+    let keep: Vec<usize> = (0..sp.rho0.len())
+        .filter(|&i| sp.rho0[i] >= 1e-3 * peak)
+        .collect();
+    let fields: Vec<ModeField> = sp
+        .modes
+        .iter()
+        .zip(&sp.displacements)
+        .enumerate()
+        .map(|(k, (m, dx))| ModeField {
+            title: format!("continuum mode {}, rate {:.4}", k + 1, m.rate),
+            displacement: keep
+                .iter()
+                .flat_map(|&i| [dx[2 * i], dx[2 * i + 1]])
+                .collect(),
+        })
+        .collect();
+    let cells = sp.centres.select(&keep);
+    modes_png(
+        &out.join("continuum_modes.png"),
+        &cells,
+        &cells,
+        &fields,
+        420,
+    )?;
+    println!(
+        "2-D clusters, continuum: slowest rates {:?}",
+        sp.modes.iter().map(|m| m.rate).collect::<Vec<_>>()
+    );
     Ok(())
 }
 
