@@ -353,6 +353,16 @@ fn particle_spectrum_command() {
             .count();
         assert!(blue > 500, "panel {panel}: {blue} blue pixels");
     }
+    // The same bits at any thread count.
+    let table_at = |threads: &str| {
+        let mut a = vec!["spectrum", "--particles", "p.csv", "--modes", "3"];
+        a.extend(target);
+        a.extend(["--threads", threads, "--out", "t.csv"]);
+        let o = run(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(dir.path().join("t.csv")).unwrap()
+    };
+    assert_eq!(table_at("1"), table_at("2"));
     for (args, message) in [
         (
             vec!["spectrum", "--particles", "p.csv", "--grid-points", "100"],

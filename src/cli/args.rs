@@ -217,6 +217,9 @@ pub struct SpectrumArgs {
     /// the style of `ganflow plot` (1-D: the displacement against the position).
     #[arg(long, value_name = "FILE.png")]
     pub arrows: Option<PathBuf>,
+    /// Worker threads [default: all cores]. Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Read options from a TOML file (a run's run.toml works).
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,

@@ -105,6 +105,20 @@ pub fn resolve_spec(
     Ok(ganflow::run::RunSpec::merge(config, overrides)?)
 }
 
+/// `--threads`: the size of the worker pool (all cores when `None`). Results do not depend
+/// on it.
+pub fn set_threads(threads: Option<usize>) -> AnyResult<()> {
+    if let Some(t) = threads {
+        if t == 0 {
+            return Err("--threads: must be at least 1, got 0".into());
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()?;
+    }
+    Ok(())
+}
+
 /// Prints a line on standard output. A reader that has gone (`| head -1`) surfaces as a
 /// broken-pipe error, which `main` turns into a quiet exit.
 pub fn say(line: &str) -> AnyResult<()> {

@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use super::args::DriveArgs;
-use super::{AnyResult, say};
+use super::{AnyResult, say, set_threads};
 
 /// How long a run may take, after a signal, to reach its next step and checkpoint there.
 const ABANDON_AFTER: Duration = Duration::from_secs(5);
@@ -76,14 +76,7 @@ impl Signals {
 
 /// The driver's options from the command line, with the signals' flag.
 pub fn run_options(args: &DriveArgs, signals: &Signals) -> AnyResult<RunOptions> {
-    if let Some(t) = args.threads {
-        if t == 0 {
-            return Err("--threads: must be at least 1, got 0".into());
-        }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build_global()?;
-    }
+    set_threads(args.threads)?;
     if args.checkpoint_every == Some(0) {
         return Err("--checkpoint-every: must be at least 1, got 0".into());
     }

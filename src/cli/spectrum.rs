@@ -11,7 +11,7 @@ use ganflow::run::{Inputs, RunSpec};
 use ganflow::spectrum::{RunParticleSpectrum, RunSpectrum, for_run, particles_for_run};
 
 use super::args::SpectrumArgs;
-use super::{AnyResult, resolve_spec, say, write_output};
+use super::{AnyResult, resolve_spec, say, set_threads, write_output};
 
 /// Options of `run` that only the dynamics use: refused here rather than ignored.
 const DYNAMICS: [&str; 12] = [
@@ -60,6 +60,7 @@ pub fn spectrum(args: SpectrumArgs, given: &[String]) -> AnyResult<()> {
             _ => {}
         }
     }
+    set_threads(args.threads)?;
     let mut spec: RunSpec = resolve_spec(&args.spec, args.config.as_deref(), given)?;
     if args.modes == 0 {
         return Err("--modes: must be at least 1, got 0".into());

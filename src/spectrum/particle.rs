@@ -414,7 +414,7 @@ pub fn resolution(x: &Points, h: f64, fields: &[Vec<f64>]) -> Vec<f64> {
 }
 
 /// The `modes` slowest modes of the particle flow `velocity` at `x` (bandwidth `h`), from
-/// `products` Jacobian-vector products (0: [`MIN_PRODUCTS`] or three blocks of start
+/// `products` Jacobian-vector products (0: [`MIN_PRODUCTS`] or two blocks of start
 /// fields, whichever is more) plus [`FAST_PRODUCTS`] for the fastest rate.
 pub fn particle_spectrum(
     velocity: &VelocityMap<'_>,
@@ -466,8 +466,8 @@ pub fn particle_spectrum(
     let sb: Vec<Vec<f64>> = basis.iter().map(|q| smoother.apply(q)).collect();
     let slow = ritz(&basis, &jb)?;
 
-    // The same on the space one block smaller: a Ritz value that has not settled is not
-    // reported.
+    // The same on the space one block smaller: how far each Ritz value moved with the last
+    // block is reported beside it.
     let block = start_count.min(basis.len());
     let previous = if basis.len() > block {
         ritz(&basis[..basis.len() - block], &jb[..basis.len() - block])?.lambdas
