@@ -195,7 +195,7 @@ pub struct SpectrumArgs {
     #[arg(long, value_name = "G")]
     pub grid_points: Option<usize>,
     /// Compute the particle spectrum instead: the Jacobian of the velocity of these
-    /// particles (a run's particles.csv, say; any dimension), with the run's estimator.
+    /// particles (a run's final.csv, say; any dimension), with the run's estimator.
     #[arg(long, value_name = "FILE.csv")]
     pub particles: Option<PathBuf>,
     /// Jacobian-vector products in the particle spectrum's slow-mode search [default: two

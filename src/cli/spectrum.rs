@@ -1,6 +1,6 @@
 //! `ganflow spectrum`: the linearised flow's slowest modes, its fastest rate and the stable
-//! time steps, from the continuum operator (1-D targets) or from the Jacobian of a set of
-//! particles' velocities (any dimension).
+//! time steps, from the continuum operator (1-D and 2-D targets) or from the Jacobian of a
+//! set of particles' velocities (any dimension).
 
 use std::path::Path;
 
