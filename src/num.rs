@@ -21,6 +21,8 @@ pub trait Portable {
     fn sin_p(self) -> Self;
     /// Cosine.
     fn cos_p(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh_p(self) -> Self;
 }
 
 impl Portable for f64 {
@@ -47,5 +49,9 @@ impl Portable for f64 {
     #[inline]
     fn cos_p(self) -> f64 {
         libm::cos(self)
+    }
+    #[inline]
+    fn tanh_p(self) -> f64 {
+        libm::tanh(self)
     }
 }
