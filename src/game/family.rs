@@ -334,9 +334,9 @@ mod tests {
                     assert!(rel_err(at.grad_params[k], fd) < 1e-6, "{family:?} psi{k}");
                     let fd2 = (norm2(&pp, &x) - norm2(&pm, &x)) / (2.0 * eps);
                     assert!(
-                        rel_err(n2[k], fd2) < 1e-6,
+                        rel_err(*n2k, fd2) < 1e-6,
                         "{family:?} |grad|² psi{k}: {} vs {fd2}",
-                        n2[k]
+                        n2k
                     );
                 }
             }
