@@ -16,24 +16,9 @@ use nalgebra::DMatrix;
 
 const H: f64 = 0.3;
 
-/// `n` points at the quantiles `(i + 1/2) / n` of N(0, s²): a sample without sampling noise.
+/// `n` quantile points of N(0, s²).
 fn quantiles(n: usize, s: f64) -> Points {
-    let coords = (0..n)
-        .map(|i| {
-            let p = (i as f64 + 0.5) / n as f64;
-            let (mut a, mut b) = (-12.0, 12.0);
-            for _ in 0..90 {
-                let m = 0.5 * (a + b);
-                if 0.5 * (1.0 + libm::erf(m / 2f64.sqrt())) < p {
-                    a = m;
-                } else {
-                    b = m;
-                }
-            }
-            s * 0.5 * (a + b)
-        })
-        .collect();
-    Points::new("quantiles", coords, 1).unwrap()
+    common::quantiles(n, 0.0, s)
 }
 
 fn config(scheme: Scheme, loss: Loss) -> FlowConfig {

@@ -60,3 +60,24 @@ pub fn shifted_equilibrium_start(dir: &std::path::Path) {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `n` points at the quantiles `(i + 1/2) / n` of N(mean, s²) in 1-D: a sample without
+/// sampling noise (the normal quantile by bisection on `erf`).
+pub fn quantiles(n: usize, mean: f64, s: f64) -> Points {
+    let coords = (0..n)
+        .map(|i| {
+            let p = (i as f64 + 0.5) / n as f64;
+            let (mut a, mut b) = (-12.0, 12.0);
+            for _ in 0..90 {
+                let m = 0.5 * (a + b);
+                if 0.5 * (1.0 + libm::erf(m / 2f64.sqrt())) < p {
+                    a = m;
+                } else {
+                    b = m;
+                }
+            }
+            mean + s * 0.5 * (a + b)
+        })
+        .collect();
+    Points::new("quantiles", coords, 1).unwrap()
+}
