@@ -87,6 +87,38 @@ pub fn diagnostics(field: &Field, data: &DataSide, dim: usize) -> Diagnostics {
 // ---------------------------------------------------------------------------------------
 // Sample-quality yardsticks: Wasserstein, MMD, mode coverage, memorisation.
 
+/// A stalled flow: most particles see a discriminator that has made up its mind, and the
+/// connection is negligible, so nothing moves although the sets differ.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stall {
+    /// Share of the particles with `D* <` [`STALL_DSTAR`]: they see no data.
+    pub unseen: f64,
+    /// Share with `D* > 1 -` [`STALL_DSTAR`]: they see data but hardly each other.
+    pub swamped: f64,
+}
+
+/// `D*` this close to 0 or 1 counts as made up.
+pub const STALL_DSTAR: f64 = 0.01;
+/// The share of particles that must see such a `D*`.
+pub const STALL_SHARE: f64 = 0.9;
+/// `||A||² h_g²` below this is negligible: a particle then moves less than 10⁻³ bandwidths
+/// per unit of time.
+pub const STALL_CONNECTION: f64 = 1e-6;
+
+/// Whether the flow at `field` (particle bandwidth `h_g`) has stalled.
+pub fn stall(field: &Field, h_g: f64) -> Option<Stall> {
+    let n = field.dstar.len() as f64;
+    let unseen = field.dstar.iter().filter(|d| **d < STALL_DSTAR).count() as f64 / n;
+    let swamped = field
+        .dstar
+        .iter()
+        .filter(|d| **d > 1.0 - STALL_DSTAR)
+        .count() as f64
+        / n;
+    (unseen + swamped >= STALL_SHARE && connection_norm2(field) * h_g * h_g < STALL_CONNECTION)
+        .then_some(Stall { unseen, swamped })
+}
+
 /// Exact W2 between two 1-D empirical distributions (any sizes): the L2 distance of their
 /// quantile functions. Sorts both slices.
 pub fn w2_1d(a: &mut [f64], b: &mut [f64]) -> f64 {

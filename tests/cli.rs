@@ -674,3 +674,50 @@ fn an_unstable_time_step_is_reported() {
         assert!(err.matches("warning").count() <= 1, "{err}");
     }
 }
+
+/// A run whose particles cannot see the data through the kernel (data at 50, bandwidth 0.3)
+/// is told so once, with the options that would help; a run that moves is not.
+#[test]
+fn a_stalled_flow_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |mean: &str, out: &str| {
+        ganflow(
+            dir.path(),
+            &[
+                "run",
+                "--target",
+                "gaussian",
+                "--dim",
+                "1",
+                "--mean",
+                mean,
+                "--n",
+                "300",
+                "--m",
+                "300",
+                "--bandwidth",
+                "0.3",
+                "--steps",
+                "20",
+                "--out",
+                out,
+                "--quiet",
+            ],
+        )
+    };
+    let stalled = run("50", "a");
+    assert!(stalled.status.success());
+    let err = String::from_utf8_lossy(&stalled.stderr);
+    assert_eq!(err.matches("the flow has stalled").count(), 1, "{err}");
+    assert!(
+        err.contains("100 % of the particles see D* below 0.01"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--bandwidth") && err.contains("--loss non-saturating"),
+        "{err}"
+    );
+    let moving = run("1", "b");
+    assert!(moving.status.success());
+    assert!(!String::from_utf8_lossy(&moving.stderr).contains("stalled"));
+}

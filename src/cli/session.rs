@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ganflow::metrics::{DecayPoint, decay_rate_over, mode_coverage};
+use ganflow::metrics::{DecayPoint, STALL_DSTAR, decay_rate_over, mode_coverage, stall};
 use ganflow::plot::run_folder::draw_run;
 use ganflow::run::estimate::{available_memory, estimate};
 use ganflow::run::spec::TimeStep;
@@ -138,6 +138,8 @@ pub struct Progress {
     /// so that memory stays flat in the step count otherwise).
     history: Option<Vec<DecayPoint>>,
     warned: bool,
+    /// Whether the stall warning was given.
+    stall_told: bool,
     dt: TimeStep,
 }
 
@@ -157,6 +159,7 @@ impl Progress {
             energy: None,
             history: keep_history.then(Vec::new),
             warned: false,
+            stall_told: false,
             dt,
         }
     }
@@ -192,6 +195,30 @@ impl Observer for Progress {
             });
         }
         self.energy = Some((obs.step, e));
+        if !self.stall_told
+            && let Some(s) = stall(obs.field, obs.h_g)
+        {
+            self.stall_told = true;
+            let advice = if s.unseen >= s.swamped {
+                "the particles do not see the data through a kernel this narrow: widen it \
+                 (--bandwidth with a larger number), put the features on one scale \
+                 (--standardize), or use --loss non-saturating, whose weight does not vanish \
+                 where D* does"
+            } else {
+                "the particles sit among the data but see too little of each other: widen the \
+                 particles' kernel (--bandwidth-g with a larger number)"
+            };
+            self.bar.suspend(|| {
+                eprintln!(
+                    "warning: the flow has stalled at step {}: {:.0} % of the particles see D* \
+                     below {STALL_DSTAR} and {:.0} % above {}, and |A|^2 is negligible; {advice}",
+                    obs.step,
+                    100.0 * s.unseen,
+                    100.0 * s.swamped,
+                    1.0 - STALL_DSTAR
+                )
+            });
+        }
         if let Some(h) = &mut self.history {
             h.push(DecayPoint {
                 t: obs.t,
