@@ -155,7 +155,13 @@ pub struct CsvRecorder<W: Write> {
     paths: [Option<PathBuf>; 2],
     /// The previous observation's connection norm, for `decay_rate`.
     decay: Option<DecayPoint>,
+    /// `discriminator.csv` (a learning discriminator's parameters at each observation) and
+    /// its path.
+    discriminator: Option<(csv::Writer<W>, PathBuf)>,
 }
+
+/// The columns `metrics.csv` adds for a learning discriminator.
+pub const GAME_METRICS: [&str; 3] = ["disc_gap", "param_norm", "rotation"];
 
 /// The error of a write to one of the two files: naming it where its path is known.
 fn write_err(path: &Option<PathBuf>, e: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -182,6 +188,25 @@ impl<W: Write> CsvRecorder<W> {
             last_extra: Vec::new(),
             paths: [None, None],
             decay: None,
+            discriminator: None,
+        }
+    }
+
+    /// Records a learning discriminator's parameters into `w` (`discriminator.csv` at
+    /// `path`): `step,t,p0,p1,..` at each observation.
+    pub fn with_discriminator(mut self, w: W, path: PathBuf) -> Self {
+        self.discriminator = Some((csv::Writer::from_writer(w), path));
+        self
+    }
+
+    /// Flushes `discriminator.csv` through and lends its writer out, if there is one.
+    pub fn flush_discriminator(&mut self) -> Result<Option<&W>> {
+        match &mut self.discriminator {
+            None => Ok(None),
+            Some((w, path)) => {
+                w.flush().map_err(|e| write_err(&Some(path.clone()), e))?;
+                Ok(Some(w.get_ref()))
+            }
         }
     }
 
@@ -242,8 +267,16 @@ impl<W: Write> CsvRecorder<W> {
         self.extra.as_mut().map(|(t, _)| t)
     }
 
-    /// Flushes both writers and hands them back.
-    pub fn finish(self) -> Result<(W, W)> {
+    /// Flushes every writer and hands them back: trajectories, metrics, and the
+    /// discriminator's when there is one.
+    pub fn finish(self) -> Result<(W, W, Option<W>)> {
+        let d = match self.discriminator {
+            None => None,
+            Some((w, path)) => Some(
+                w.into_inner()
+                    .map_err(|e| write_err(&Some(path), e.into_error()))?,
+            ),
+        };
         let t = self
             .trajectories
             .into_inner()
@@ -252,10 +285,10 @@ impl<W: Write> CsvRecorder<W> {
             .metrics
             .into_inner()
             .map_err(|e| write_err(&self.paths[1], e.into_error()))?;
-        Ok((t, m))
+        Ok((t, m, d))
     }
 
-    fn write_headers(&mut self, d: usize) -> Result<()> {
+    fn write_headers(&mut self, d: usize, game: Option<usize>) -> Result<()> {
         let mut h: Vec<String> = ["step", "t", "id"].iter().map(|s| s.to_string()).collect();
         h.extend((0..d).map(|k| format!("x{k}")));
         if self.with_velocity {
@@ -266,12 +299,21 @@ impl<W: Write> CsvRecorder<W> {
             .write_record(&h)
             .map_err(|e| write_err(&self.paths[0], e))?;
         let mut header: Vec<&str> = METRICS_HEADER.to_vec();
+        if game.is_some() {
+            header.extend(GAME_METRICS);
+        }
         if let Some((tracker, _)) = &self.extra {
             header.extend(tracker.columns());
         }
         self.metrics
             .write_record(&header)
             .map_err(|e| write_err(&self.paths[1], e))?;
+        if let (Some((w, path)), Some(p)) = (&mut self.discriminator, game) {
+            let mut h = vec!["step".to_string(), "t".to_string()];
+            h.extend((0..p).map(|k| format!("p{k}")));
+            w.write_record(&h)
+                .map_err(|e| write_err(&Some(path.clone()), e))?;
+        }
         self.header_done = true;
         Ok(())
     }
@@ -281,7 +323,7 @@ impl<W: Write> Observer for CsvRecorder<W> {
     fn observe(&mut self, o: &Observation<'_>) -> Result<ControlFlow<()>> {
         let d = o.particles.dim();
         if !self.header_done {
-            self.write_headers(d)?;
+            self.write_headers(d, o.game.as_ref().map(|g| g.params.len()))?;
         }
         let (step, t) = (o.step.to_string(), fmt_f64(o.t));
         let original;
@@ -336,6 +378,16 @@ impl<W: Write> Observer for CsvRecorder<W> {
         row.push(decay_rate(self.decay, now).map_or(String::new(), fmt_f64));
         self.decay = Some(now);
         row.push(fmt_f64(o.dt));
+        if let Some(g) = &o.game {
+            let m = g.measures;
+            row.extend([m.disc_gap, m.param_norm, m.rotation].map(fmt_f64));
+            if let Some((w, path)) = &mut self.discriminator {
+                let mut r = vec![o.step.to_string(), fmt_f64(o.t)];
+                r.extend(g.params.iter().map(|v| fmt_f64(*v)));
+                w.write_record(&r)
+                    .map_err(|e| write_err(&Some(path.clone()), e))?;
+            }
+        }
         if let Some((tracker, variational)) = &mut self.extra {
             let rate = if *variational {
                 o.field.velocity.iter().map(|v| v * v).sum::<f64>() / o.particles.len() as f64

@@ -671,7 +671,9 @@ fn an_unstable_time_step_is_reported() {
             warns,
             "dt {dt}: {err}"
         );
-        assert!(err.matches("warning").count() <= 1, "{err}");
+        // Once at most; a diverged run may also be told that it has stalled far from the
+        // data, which is what a step far beyond the limit leads to.
+        assert!(err.matches("the energy rose").count() <= 1, "{err}");
     }
 }
 

@@ -147,6 +147,7 @@ fn valid_checkpoint() -> Vec<u8> {
             base_g: 0.3,
             base_q: 0.4,
             dt: 0.1,
+            disc: Some(vec![0.25, -1.5, 3.0]),
         },
         particles: Points::new("p", vec![0.5, -1.0, 2.0, 3.0], 2).unwrap(),
         dissipation: None,
@@ -156,6 +157,7 @@ fn valid_checkpoint() -> Vec<u8> {
         }),
         trajectories_len: 100,
         metrics_len: 50,
+        discriminator_len: 30,
     }
     .to_bytes()
 }

@@ -17,7 +17,7 @@ use super::velocity::{
 };
 use crate::datasets::IsotropicMixture;
 use crate::error::{Error, Result, check_positive};
-use crate::kde::{BandwidthSpec, Estimator, ExactSums, KernelSums};
+use crate::kde::{BandwidthSpec, Estimator, ExactSums, KernelSums, sigmoid};
 use crate::metrics::{Diagnostics, diagnostics};
 use crate::num::Portable;
 use crate::points::Points;
@@ -136,7 +136,7 @@ impl std::fmt::Display for StopReason {
 /// Everything besides the particles that the driver carries from one step to the next: a
 /// run restored from it ([`Simulation::restore`]) continues bit for bit as if it had never
 /// stopped. The integrators keep nothing between steps, and the flow draws no random numbers.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FlowState {
     /// Steps taken.
     pub step: u64,
@@ -152,6 +152,8 @@ pub struct FlowState {
     pub base_q: f64,
     /// The step the next step tries (the configured `dt`, unless the step is adaptive).
     pub dt: f64,
+    /// A learning discriminator's parameters (`None` with the optimal one).
+    pub disc: Option<Vec<f64>>,
 }
 
 /// What an observer sees.
@@ -177,6 +179,53 @@ pub struct Observation<'a> {
     pub dt: f64,
     /// Set on the last observation of a run.
     pub stop: Option<StopReason>,
+    /// A learning discriminator and what is measured of it (`None` with the optimal one).
+    pub game: Option<OpponentObservation<'a>>,
+}
+
+/// A player the particles face instead of the optimal discriminator (a discriminator that
+/// learns, in `game`). The flow knows it only through this trait.
+pub trait Opponent: std::fmt::Debug + Send + Sync {
+    /// One round from `particles` with time step `dt`: the opponent's own updates and the
+    /// particles' step, in its order. Returns the particles' new positions.
+    fn round(&mut self, particles: &Points, data: &Points, dt: f64) -> Result<Points>;
+    /// The velocity the particles have against the opponent as it stands.
+    fn velocity(&self, particles: &Points) -> Vec<f64>;
+    /// Its parameters, for records and checkpoints.
+    fn params(&self) -> &[f64];
+    /// Puts back parameters [`Opponent::params`] gave (a resumed run).
+    fn set_params(&mut self, params: &[f64]) -> Result<()>;
+    /// What is measured of it at an observation: `dstar_*` are the optimal discriminator's
+    /// values at the particles and at the data; `seed` seeds any random probes.
+    fn measure(
+        &self,
+        particles: &Points,
+        data: &Points,
+        dstar_particles: &[f64],
+        dstar_data: &[f64],
+        dt: f64,
+        seed: u64,
+    ) -> Result<OpponentMeasures>;
+}
+
+/// What is measured of an opponent at an observation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OpponentMeasures {
+    /// The mean of `|D - D*|` over the particles and the data.
+    pub disc_gap: f64,
+    /// The norm of its parameters.
+    pub param_norm: f64,
+    /// The share of the joint field's Jacobian that rotates.
+    pub rotation: f64,
+}
+
+/// An opponent at an observation.
+#[derive(Debug)]
+pub struct OpponentObservation<'a> {
+    /// Its parameters now.
+    pub params: &'a [f64],
+    /// What was measured.
+    pub measures: OpponentMeasures,
 }
 
 /// Receives observations every `k` steps (and always the first and the last); returns
@@ -258,6 +307,8 @@ pub struct Simulation {
     uniform_steps: u64,
     /// The step the next step tries.
     dt_next: f64,
+    /// The opponent, when the particles face one instead of the optimal discriminator.
+    opponent: Option<Box<dyn Opponent>>,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -346,6 +397,7 @@ impl Simulation {
             t_base: 0.0,
             uniform_steps: 0,
             dt_next: config.dt,
+            opponent: None,
         };
         sim.refresh_bandwidth()?;
         Ok(sim)
@@ -391,6 +443,7 @@ impl Simulation {
             base_g: self.base_g,
             base_q: self.base_q,
             dt: self.dt_next,
+            disc: self.opponent.as_ref().map(|o| o.params().to_vec()),
         }
     }
 
@@ -413,7 +466,43 @@ impl Simulation {
         self.base_g = state.base_g;
         self.base_q = state.base_q;
         self.dt_next = state.dt;
+        match (&mut self.opponent, &state.disc) {
+            (None, None) => {}
+            (Some(o), Some(params)) => o.set_params(params)?,
+            (o, _) => {
+                return Err(Error::DimensionMismatch {
+                    what: "restored discriminator parameters (present in one of the run and its checkpoint only)",
+                    expected: usize::from(o.is_some()),
+                    got: usize::from(state.disc.is_some()),
+                });
+            }
+        }
         self.refresh_bandwidth()
+    }
+
+    /// Faces `opponent` from now on: each step is its round (its own updates and an Euler
+    /// step of the particles) instead of a step against the optimal discriminator, which
+    /// is still computed at every observation for the diagnostics. Needs Euler steps of a
+    /// fixed length and the plug-in scheme.
+    pub fn with_opponent(mut self, opponent: Box<dyn Opponent>) -> Result<Self> {
+        if self.config.adaptive.is_some()
+            || self.config.integrator != Integrator::Euler
+            || self.config.scheme != Scheme::PlugIn
+        {
+            return Err(Error::InvalidOption {
+                option: "--discriminator".into(),
+                message: "a learning discriminator plays in Euler steps of a fixed length with \
+                          the plug-in scheme"
+                    .into(),
+            });
+        }
+        self.opponent = Some(opponent);
+        Ok(self)
+    }
+
+    /// The opponent's parameters, if the particles face one.
+    pub fn opponent_params(&self) -> Option<&[f64]> {
+        self.opponent.as_deref().map(|o| o.params())
     }
 
     /// Whether `q` is a closed-form density rather than the KDE of the data.
@@ -632,6 +721,20 @@ impl Simulation {
     /// new position is not finite.
     pub fn step(&mut self) -> Result<Option<StopReason>> {
         self.refresh_bandwidth()?;
+        if let Some(o) = &mut self.opponent {
+            let dt = self.config.dt;
+            return match o.round(&self.particles, self.data_sums.samples(), dt) {
+                Ok(next) => {
+                    self.commit(next.into_vec(), dt);
+                    Ok(None)
+                }
+                Err(Error::NonFinite { index, .. }) => Ok(Some(StopReason::NonFinite {
+                    step: self.step,
+                    particle: index,
+                })),
+                Err(e) => Err(e),
+            };
+        }
         let (field, _) = self.field_at(&self.particles, false)?;
         let d = self.particles.dim();
         let bad = match (first_non_finite(&field.velocity, d), self.config.adaptive) {
@@ -679,11 +782,24 @@ impl Simulation {
         loop {
             self.refresh_bandwidth()?;
             let observe = self.step.is_multiple_of(every) || halted.is_some();
-            let (field, mut ds, sums) = self.field_with_sums(&self.particles, observe)?;
+            // Against an opponent the optimal discriminator's field is needed only to be
+            // observed (or for the connection stop rule).
+            let need_field = self.opponent.is_none() || observe || stop.connection_tol.is_some();
+            let mut computed = if need_field {
+                Some(self.field_with_sums(&self.particles, observe)?)
+            } else {
+                None
+            };
+            let opponent_v = self.opponent.as_ref().map(|o| o.velocity(&self.particles));
             let d = self.particles.dim();
+            let moving: &[f64] = match (&opponent_v, &computed) {
+                (Some(v), _) => v,
+                (None, Some((field, _, _))) => &field.velocity,
+                (None, None) => unreachable!("the field is computed without an opponent"),
+            };
             let mut reason = if halted.is_some() {
                 halted
-            } else if let Some(i) = first_non_finite(&field.velocity, d) {
+            } else if let Some(i) = first_non_finite(moving, d) {
                 Some(StopReason::NonFinite {
                     step: self.step,
                     particle: i,
@@ -692,10 +808,11 @@ impl Simulation {
                 Some(StopReason::Steps)
             } else if stop.max_time.is_some_and(|m| self.t >= m * (1.0 - 1e-12)) {
                 Some(StopReason::Time)
-            } else if stop
-                .connection_tol
-                .is_some_and(|tol| crate::metrics::connection_norm2(&field) < tol)
-            {
+            } else if stop.connection_tol.is_some_and(|tol| {
+                computed
+                    .as_ref()
+                    .is_some_and(|(field, _, _)| crate::metrics::connection_norm2(field) < tol)
+            }) {
                 Some(StopReason::Converged)
             } else {
                 None
@@ -707,10 +824,15 @@ impl Simulation {
                 return Err(Error::Interrupted { step: self.step });
             }
             if observe || reason.is_some() {
+                if computed.is_none() {
+                    computed = Some(self.field_with_sums(&self.particles, true)?);
+                }
+                let (field, mut ds, sums) = computed.take().expect("computed above");
                 if ds.is_none() {
                     ds = Some(data_side(&self.inputs(sums.as_ref()))?);
                 }
-                let diag = diagnostics(&field, ds.as_ref().expect("computed"), d);
+                let ds = ds.expect("computed");
+                let diag = diagnostics(&field, &ds, d);
                 if !matches!(reason, Some(StopReason::NonFinite { .. }))
                     && ![diag.jsd, diag.energy, diag.connection_norm2]
                         .iter()
@@ -730,17 +852,51 @@ impl Simulation {
                         particle,
                     });
                 }
+                // Against an opponent the particles move with its velocity: that is what is
+                // recorded, beside the optimal discriminator's D*.
+                let shown;
+                let (field_seen, game) = match (&self.opponent, opponent_v) {
+                    (Some(o), Some(v)) => {
+                        let dstar_data: Vec<f64> = ds
+                            .log_q
+                            .iter()
+                            .zip(&ds.log_g)
+                            .map(|(q, g)| sigmoid(q - g))
+                            .collect();
+                        let measures = o.measure(
+                            &self.particles,
+                            self.data_sums.samples(),
+                            &field.dstar,
+                            &dstar_data,
+                            self.config.dt,
+                            self.step,
+                        )?;
+                        shown = Field {
+                            velocity: v,
+                            ..field.clone()
+                        };
+                        (
+                            &shown,
+                            Some(OpponentObservation {
+                                params: o.params(),
+                                measures,
+                            }),
+                        )
+                    }
+                    _ => (&field, None),
+                };
                 let obs = Observation {
                     step: self.step,
                     t: self.t,
                     particles: &self.particles,
                     data: self.data_sums.samples(),
-                    field: &field,
+                    field: field_seen,
                     diagnostics: &diag,
                     h_g: self.h_g,
                     h_q: self.h_q,
                     dt: self.dt_next,
                     stop: reason,
+                    game,
                 };
                 if observer.observe(&obs)?.is_break() && reason.is_none() {
                     reason = Some(StopReason::Observer);
@@ -753,14 +909,30 @@ impl Simulation {
                         last: diag,
                     });
                 }
+                computed = Some((field, Some(ds), sums));
             }
             let limit = stop.max_time.map(|m| m - self.t);
-            let outcome = match self.config.adaptive {
-                None => {
+            let outcome = match (&mut self.opponent, self.config.adaptive) {
+                (Some(o), _) => {
                     let dt = limit.map_or(self.config.dt, |l| self.config.dt.min(l));
-                    self.advance(&field, dt)?
+                    match o.round(&self.particles, self.data_sums.samples(), dt) {
+                        Ok(next) => {
+                            self.commit(next.into_vec(), dt);
+                            None
+                        }
+                        Err(Error::NonFinite { index, .. }) => Some(index),
+                        Err(e) => return Err(e),
+                    }
                 }
-                Some(tol) => self.advance_adaptive(&field, tol, limit)?,
+                (None, None) => {
+                    let dt = limit.map_or(self.config.dt, |l| self.config.dt.min(l));
+                    let (field, _, _) = computed.as_ref().expect("computed without an opponent");
+                    self.advance(field, dt)?
+                }
+                (None, Some(tol)) => {
+                    let (field, _, _) = computed.as_ref().expect("computed without an opponent");
+                    self.advance_adaptive(field, tol, limit)?
+                }
             };
             if let Some(particle) = outcome {
                 // The state stays the last finite one; the next turn reports it and stops.

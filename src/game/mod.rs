@@ -7,12 +7,15 @@
 //! - [`family`]: the families and their exact gradients (in the point, in the parameters,
 //!   and of the penalty `|grad_x f|²`), each tested against finite differences;
 //! - [`train`]: the discriminator's ascent and one round of the game;
-//! - [`joint`]: the joint field of particles and parameters, and its rotation share.
+//! - [`joint`]: the joint field of particles and parameters, and its rotation share;
+//! - [`player`]: the discriminator as the flow's opponent in a run.
 
 pub mod family;
 pub mod joint;
+pub mod player;
 pub mod train;
 
 pub use family::{Discriminator, Family};
 pub use joint::{RotationEstimate, joint_field, rotation_of, rotation_probes};
+pub use player::Player;
 pub use train::{GameConfig, Penalty, Updates, objective_gradient, round, train, velocity};

@@ -1,10 +1,11 @@
 //! Checkpoints: everything needed to continue a run bit for bit, in one file written whole.
 //!
 //! A checkpoint is taken at a step before that step is observed or taken. It holds the
-//! flow's state ([`FlowState`] and the particles), the metrics' state, the lengths
-//! of `trajectories.csv` and `metrics.csv` that hold exactly the observations before that
-//! step, the version that wrote it and a digest of the inputs. The flow draws no random
-//! numbers and its integrators keep nothing between steps, so that is all the state there is.
+//! flow's state ([`FlowState`], a learning discriminator's parameters included, and the
+//! particles), the metrics' state, the lengths of `trajectories.csv`, `metrics.csv` and
+//! `discriminator.csv` that hold exactly the observations before that step, the version
+//! that wrote it and a digest of the inputs. The flow draws no random numbers and its
+//! integrators keep nothing between steps, so that is all the state there is.
 //!
 //! The file is binary, little-endian: a magic line, a format number, the fields in order,
 //! the particles' coordinates as raw `f64` bits, and a SHA-256 of everything before it, so a
@@ -22,7 +23,7 @@ use crate::output::write_whole_with;
 use crate::points::Points;
 
 const MAGIC: &[u8; 19] = b"ganflow checkpoint\n";
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// One checkpoint.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +44,8 @@ pub struct Checkpoint {
     pub trajectories_len: u64,
     /// Bytes of `metrics.csv` that do.
     pub metrics_len: u64,
+    /// Bytes of `discriminator.csv` that do (0 without a learning discriminator).
+    pub discriminator_len: u64,
 }
 
 impl Checkpoint {
@@ -62,6 +65,7 @@ impl Checkpoint {
             s.uniform_steps,
             self.trajectories_len,
             self.metrics_len,
+            self.discriminator_len,
         ] {
             b.extend_from_slice(&v.to_le_bytes());
         }
@@ -82,6 +86,16 @@ impl Checkpoint {
             Some(p) => {
                 b.push(1);
                 for v in [p.t, p.connection_norm2] {
+                    b.extend_from_slice(&v.to_bits().to_le_bytes());
+                }
+            }
+        }
+        match &s.disc {
+            None => b.push(0),
+            Some(params) => {
+                b.push(1);
+                b.extend_from_slice(&(params.len() as u64).to_le_bytes());
+                for v in params {
                     b.extend_from_slice(&v.to_bits().to_le_bytes());
                 }
             }
@@ -127,6 +141,7 @@ impl Checkpoint {
         let uniform_steps = r.u64().ok_or_else(short)?;
         let trajectories_len = r.u64().ok_or_else(short)?;
         let metrics_len = r.u64().ok_or_else(short)?;
+        let discriminator_len = r.u64().ok_or_else(short)?;
         let t = r.f64().ok_or_else(short)?;
         let t_base = r.f64().ok_or_else(short)?;
         let base_g = r.f64().ok_or_else(short)?;
@@ -147,6 +162,21 @@ impl Checkpoint {
                 t: r.f64().ok_or_else(short)?,
                 connection_norm2: r.f64().ok_or_else(short)?,
             }),
+            _ => return Err(bad("a flag is neither 0 nor 1")),
+        };
+        let disc = match r.take(1).ok_or_else(short)?[0] {
+            0 => None,
+            1 => {
+                let k = r.u64().ok_or_else(short)? as usize;
+                if k > r.bytes.len() / 8 {
+                    return Err(bad("its discriminator block has the wrong length"));
+                }
+                Some(
+                    (0..k)
+                        .map(|_| r.f64().ok_or_else(short))
+                        .collect::<Result<Vec<f64>>>()?,
+                )
+            }
             _ => return Err(bad("a flag is neither 0 nor 1")),
         };
         let n = r.u64().ok_or_else(short)? as usize;
@@ -171,6 +201,7 @@ impl Checkpoint {
                 base_g,
                 base_q,
                 dt,
+                disc,
             },
             particles: Points::new("checkpoint particles", coords, d)
                 .map_err(|e| bad(&e.to_string()))?,
@@ -178,6 +209,7 @@ impl Checkpoint {
             decay,
             trajectories_len,
             metrics_len,
+            discriminator_len,
         })
     }
 

@@ -104,6 +104,10 @@ pub fn start(
             0,
         ))
     };
+    let discriminator = match sim.opponent_params() {
+        Some(_) => Some(create("discriminator.csv")?),
+        None => None,
+    };
     let recorder = recorder(
         folder,
         spec,
@@ -111,6 +115,7 @@ pub fn start(
         &sim,
         create("trajectories.csv")?,
         create("metrics.csv")?,
+        discriminator,
     )?;
     let digest = inputs.digest();
     drive(
@@ -208,7 +213,11 @@ pub fn resume(
     };
     let t = reopen("trajectories.csv", ckpt.trajectories_len)?;
     let m = reopen("metrics.csv", ckpt.metrics_len)?;
-    let mut recorder = recorder(folder, &spec, &inputs, &sim, t, m)?.continuing();
+    let disc = match sim.opponent_params() {
+        Some(_) => Some(reopen("discriminator.csv", ckpt.discriminator_len)?),
+        None => None,
+    };
+    let mut recorder = recorder(folder, &spec, &inputs, &sim, t, m, disc)?.continuing();
     if let Some(tracker) = recorder.tracker_mut() {
         tracker.set_previous(ckpt.dissipation);
     }
@@ -239,9 +248,13 @@ fn recorder(
     sim: &Simulation,
     trajectories: Writer,
     metrics: Writer,
+    discriminator: Option<Writer>,
 ) -> Result<CsvRecorder<Writer>> {
     let mut recorder = CsvRecorder::new(trajectories, metrics, spec.record_velocity)
         .at_paths(folder.file("trajectories.csv"), folder.file("metrics.csv"));
+    if let Some(w) = discriminator {
+        recorder = recorder.with_discriminator(w, folder.file("discriminator.csv"));
+    }
     if let Some(s) = &inputs.coordinates {
         recorder = recorder.unscaled_by(s.clone());
     }
@@ -282,6 +295,16 @@ impl RunObserver<'_> {
     fn checkpoint(&mut self, state: &FlowState, particles: &Points) -> Result<()> {
         let dissipation = self.recorder.tracker_mut().and_then(|t| t.previous());
         let decay = self.recorder.decay_state();
+        let discriminator_len = match self.recorder.flush_discriminator()? {
+            None => 0,
+            Some(w) => {
+                w.get_ref()
+                    .get_ref()
+                    .sync_data()
+                    .map_err(io_at(&self.folder.file("discriminator.csv")))?;
+                w.bytes()
+            }
+        };
         let (t, m) = self.recorder.flush()?;
         let (trajectories_len, metrics_len) = (t.bytes(), m.bytes());
         // The rows the checkpoint counts must be on disk before it is.
@@ -294,12 +317,13 @@ impl RunObserver<'_> {
         Checkpoint {
             version: env!("CARGO_PKG_VERSION").to_string(),
             digest: self.digest,
-            state: *state,
+            state: state.clone(),
             particles: particles.clone(),
             dissipation,
             decay,
             trajectories_len,
             metrics_len,
+            discriminator_len,
         }
         .write(&self.folder.file("checkpoint.bin"))?;
         self.last_checkpoint = Instant::now();
@@ -393,8 +417,14 @@ fn drive(
     let result = sim.run(&spec.stop_rule(), spec.every, &mut observer);
     let metrics = observer.recorder.last_metrics().to_vec();
     // Whatever happened, the rows computed so far are kept.
-    let flushed = observer.recorder.finish().and_then(|(t, m)| {
-        for (mut w, name) in [(t, "trajectories.csv"), (m, "metrics.csv")] {
+    let flushed = observer.recorder.finish().and_then(|(t, m, d)| {
+        let files = [
+            (Some(t), "trajectories.csv"),
+            (Some(m), "metrics.csv"),
+            (d, "discriminator.csv"),
+        ];
+        for (w, name) in files {
+            let Some(mut w) = w else { continue };
             let path = folder.file(name);
             w.flush().map_err(io_at(&path))?;
             w.get_ref().get_ref().sync_data().map_err(io_at(&path))?;

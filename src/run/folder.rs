@@ -24,10 +24,11 @@ pub const MARKER: &str = ".ganflow-run";
 
 /// Every file a run writes into its folder, besides the marker and the temporary files of
 /// [`crate::output::write_whole`].
-pub const RUN_FILES: [&str; 9] = [
+pub const RUN_FILES: [&str; 10] = [
     "run.toml",
     "trajectories.csv",
     "metrics.csv",
+    "discriminator.csv",
     "final.csv",
     "checkpoint.bin",
     "particles.png",

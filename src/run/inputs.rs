@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::spec::{DataDensity, RunSpec, Start};
+use super::spec::{DataDensity, DiscInit, DiscriminatorKind, RunSpec, Start};
 use crate::datasets::{Builtin, IsotropicMixture, read_csv, read_csv_with_header};
 use crate::error::{Error, Result, io_at};
 use crate::flow::sim::Simulation;
+use crate::game::{Discriminator, Player};
 use crate::metrics::Modes;
 use crate::points::{Points, Standardizer};
 
@@ -35,6 +36,8 @@ pub struct Inputs {
     pub density: Option<IsotropicMixture>,
     /// Mode centres for the mode metrics, where known and usable.
     pub modes: Option<Modes>,
+    /// A learning discriminator's starting parameters, from `--disc-init FILE`.
+    pub disc_init: Option<Vec<f64>>,
 }
 
 impl Inputs {
@@ -111,6 +114,10 @@ impl Inputs {
                     ),
                 })?;
         }
+        let disc_init = match (&spec.disc_init, spec.discriminator) {
+            (_, DiscriminatorKind::Optimal) | (DiscInit::Zeros, _) => None,
+            (DiscInit::File(path), _) => Some(read_parameters(path)?),
+        };
         Ok(Self {
             data,
             names,
@@ -119,6 +126,7 @@ impl Inputs {
             coordinates,
             density,
             modes,
+            disc_init,
         })
     }
 
@@ -129,10 +137,31 @@ impl Inputs {
             None => (self.data.clone(), self.particles.clone()),
         };
         let config = spec.flow_config();
-        match &self.density {
+        let d = data.dim();
+        let sim = match &self.density {
             None => Simulation::new(config, particles, data),
             Some(m) => Simulation::with_exact_density(config, particles, data, m.clone()),
-        }
+        }?;
+        let (Some(family), Some(game)) = (spec.disc_family(d)?, spec.game_config()) else {
+            return Ok(sim);
+        };
+        let disc = match &self.disc_init {
+            None => Discriminator::zeros(family, d, spec.seed.wrapping_add(3)),
+            Some(params) => {
+                let expected = family.parameters(d);
+                Discriminator::with_params(family, d, params.clone()).map_err(|_| {
+                    Error::InvalidOption {
+                        option: "--disc-init".into(),
+                        message: format!(
+                            "the file holds {} parameters; --discriminator {} in {d}-D has {expected}",
+                            params.len(),
+                            spec.discriminator
+                        ),
+                    }
+                })?
+            }
+        };
+        sim.with_opponent(Box::new(Player { disc, config: game }))
     }
 
     /// The digest of everything loaded: data, start, and mode centres, bit for bit.
@@ -150,6 +179,13 @@ impl Inputs {
         add(b"particles", &self.particles);
         if let Some(m) = &self.modes {
             add(b"centres", &m.centers);
+        }
+        if let Some(p) = &self.disc_init {
+            h.update(b"discriminator");
+            h.update((p.len() as u64).to_le_bytes());
+            for v in p {
+                h.update(v.to_bits().to_le_bytes());
+            }
         }
         InputDigest(h.finalize().into())
     }
@@ -236,4 +272,44 @@ pub fn input_files(spec: &RunSpec) -> Vec<PathBuf> {
         files.push(p.clone());
     }
     files
+}
+
+/// A discriminator's parameters from the last row of a CSV file: the numbers of the row, or
+/// its columns after `step,t` when the header starts with `step` (as `discriminator.csv`).
+fn read_parameters(path: &Path) -> Result<Vec<f64>> {
+    let text = fs::read_to_string(path).map_err(io_at(path))?;
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let csv_error = |line: usize, column: Option<usize>, message: String| Error::Csv {
+        path: path.to_path_buf(),
+        line: line as u64,
+        column,
+        message,
+    };
+    let Some(&(last, row)) = lines.last() else {
+        return Err(csv_error(0, None, "is empty: no parameters".into()));
+    };
+    let skip = match lines.first() {
+        Some((_, h)) if h.trim_start().starts_with("step") => 2,
+        _ => 0,
+    };
+    let cells: Vec<&str> = row.split(',').map(str::trim).collect();
+    if cells.len() <= skip {
+        return Err(csv_error(last + 1, None, "holds no parameters".into()));
+    }
+    cells[skip..]
+        .iter()
+        .enumerate()
+        .map(|(k, c)| match c.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(csv_error(
+                last + 1,
+                Some(skip + k + 1),
+                format!("{c:?} is not a finite number"),
+            )),
+        })
+        .collect()
 }

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::flow::integrate::Integrator;
 use crate::flow::sim::{Anneal, FlowConfig, StopRule};
 use crate::flow::velocity::{Loss, Scheme};
+use crate::game::{Family, GameConfig, Penalty, Updates};
 use crate::kde::{Bandwidth, BandwidthFrom, BandwidthSpec, Estimator};
 use crate::metrics::{OPTIONAL_METRICS, SPECTRUM_SUMMARY};
 
@@ -239,6 +240,134 @@ impl TimeStep {
     }
 }
 
+/// The discriminator, as named on the command line: `optimal`, `linear`, `quadratic`,
+/// `rff:K` or `mlp:W`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiscriminatorKind {
+    /// `D*` from the two kernel density estimates: the optimal-discriminator flow.
+    Optimal,
+    /// `f = w.x + b`.
+    Linear,
+    /// `f = x'Ax + w.x + b`.
+    Quadratic,
+    /// `K` random Fourier features.
+    Rff(usize),
+    /// One hidden layer of `W` tanh units.
+    Mlp(usize),
+}
+
+impl FromStr for DiscriminatorKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("expected optimal, linear, quadratic, rff:K or mlp:W, got {s:?}");
+        let count = |v: &str| -> std::result::Result<usize, String> {
+            match v.trim().parse::<usize>() {
+                Ok(k) if k >= 1 => Ok(k),
+                _ => Err(format!(
+                    "{s:?}: the size after ':' must be a whole number of at least 1"
+                )),
+            }
+        };
+        match s.split_once(':') {
+            None => match s {
+                "optimal" => Ok(Self::Optimal),
+                "linear" => Ok(Self::Linear),
+                "quadratic" => Ok(Self::Quadratic),
+                _ => Err(bad()),
+            },
+            Some(("rff", k)) => Ok(Self::Rff(count(k)?)),
+            Some(("mlp", w)) => Ok(Self::Mlp(count(w)?)),
+            Some(_) => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for DiscriminatorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Optimal => f.write_str("optimal"),
+            Self::Linear => f.write_str("linear"),
+            Self::Quadratic => f.write_str("quadratic"),
+            Self::Rff(k) => write!(f, "rff:{k}"),
+            Self::Mlp(w) => write!(f, "mlp:{w}"),
+        }
+    }
+}
+
+/// Where a learning discriminator starts: `zeros`, or the parameters in a CSV file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DiscInit {
+    /// Every parameter 0 (an MLP's hidden layer drawn from the seed).
+    Zeros,
+    /// The last row of a CSV file: the parameters, or `step,t,p0,..` as
+    /// `discriminator.csv` writes them.
+    File(PathBuf),
+}
+
+impl FromStr for DiscInit {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(if s == "zeros" {
+            Self::Zeros
+        } else {
+            Self::File(PathBuf::from(s))
+        })
+    }
+}
+
+impl fmt::Display for DiscInit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Zeros => f.write_str("zeros"),
+            Self::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The discriminator's gradient penalty as written: `none`, `r1:GAMMA` or `r2:GAMMA`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PenaltyText(pub Penalty);
+
+impl FromStr for PenaltyText {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("expected none, r1:GAMMA or r2:GAMMA, got {s:?}");
+        if s == "none" {
+            return Ok(Self(Penalty::None));
+        }
+        let (kind, g) = s.split_once(':').ok_or_else(bad)?;
+        let gamma: f64 = g.trim().parse().map_err(|_| bad())?;
+        if !(gamma > 0.0 && gamma.is_finite()) {
+            return Err(format!("GAMMA must be > 0 and finite, got {s:?}"));
+        }
+        match kind {
+            "r1" => Ok(Self(Penalty::R1(gamma))),
+            "r2" => Ok(Self(Penalty::R2(gamma))),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for PenaltyText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Penalty::None => f.write_str("none"),
+            Penalty::R1(g) => write!(f, "r1:{g}"),
+            Penalty::R2(g) => write!(f, "r2:{g}"),
+        }
+    }
+}
+
+/// The order of the players' updates, as named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdatesName {
+    /// both players move from the same state
+    Simultaneous,
+    /// the discriminator's steps first, then the particles against it
+    Alternating,
+}
+
 /// A comma-separated list of numbers (`3` or `1,-2`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NumberList(pub Vec<f64>);
@@ -448,6 +577,39 @@ pub struct RunSpec {
     /// Random seed of the built-in samples.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The discriminator: `optimal` (D* from the two density estimates: the flow of the
+    /// paper), or one that learns: `linear`, `quadratic`, `rff:K` (K random Fourier features
+    /// of a Gaussian kernel of length --disc-scale), `mlp:W` (one hidden layer of W tanh
+    /// units). A learning one ascends E_data[ln D] + E_particles[ln(1 - D)] - penalty, and
+    /// the particles move with w(D) grad f.
+    #[arg(long, default_value = "optimal")]
+    #[serde(with = "text")]
+    pub discriminator: DiscriminatorKind,
+    /// `linear` without its bias.
+    #[arg(long)]
+    pub disc_no_bias: bool,
+    /// Length scale of `rff:K`'s kernel (in the flow's coordinates).
+    #[arg(long, default_value_t = 1.0)]
+    pub disc_scale: f64,
+    /// The discriminator's learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    pub disc_lr: f64,
+    /// Discriminator steps per generator step.
+    #[arg(long, default_value_t = 1)]
+    pub disc_steps: usize,
+    /// Where the discriminator starts: `zeros` or a CSV file (its last row: the parameters,
+    /// or step,t,p0.. as discriminator.csv writes them).
+    #[arg(long, default_value = "zeros", value_name = "zeros|FILE.csv")]
+    #[serde(with = "text")]
+    pub disc_init: DiscInit,
+    /// Gradient penalty: `none`, `r1:GAMMA` ((GAMMA/2) E_data |grad_x f|^2) or `r2:GAMMA`
+    /// (the same over the particles).
+    #[arg(long, default_value = "none")]
+    #[serde(with = "text")]
+    pub penalty: PenaltyText,
+    /// The order of the players' updates.
+    #[arg(long, value_enum, default_value = "simultaneous")]
+    pub updates: UpdatesName,
 }
 
 impl Default for RunSpec {
@@ -487,6 +649,14 @@ impl Default for RunSpec {
             centers: None,
             center_std: None,
             seed: 0,
+            discriminator: DiscriminatorKind::Optimal,
+            disc_no_bias: false,
+            disc_scale: 1.0,
+            disc_lr: 0.1,
+            disc_steps: 1,
+            disc_init: DiscInit::Zeros,
+            penalty: PenaltyText(Penalty::None),
+            updates: UpdatesName::Simultaneous,
         }
     }
 }
@@ -698,7 +868,105 @@ impl RunSpec {
                 "exact cannot be combined with --standardize or --whiten",
             ));
         }
+        self.check_discriminator()
+    }
+
+    /// The learning discriminator's rules; with `optimal`, its options are refused rather
+    /// than ignored.
+    fn check_discriminator(&self) -> Result<()> {
+        let defaults = Self::default();
+        let learning = self.discriminator != DiscriminatorKind::Optimal;
+        let set: [(&str, bool); 7] = [
+            ("--disc-no-bias", self.disc_no_bias),
+            ("--disc-scale", self.disc_scale != defaults.disc_scale),
+            ("--disc-lr", self.disc_lr != defaults.disc_lr),
+            ("--disc-steps", self.disc_steps != defaults.disc_steps),
+            ("--disc-init", self.disc_init != defaults.disc_init),
+            ("--penalty", self.penalty != defaults.penalty),
+            ("--updates", self.updates != defaults.updates),
+        ];
+        if !learning {
+            if let Some((option, _)) = set.iter().find(|(_, on)| *on) {
+                return Err(option_error(
+                    option,
+                    "only with a learning --discriminator (linear, quadratic, rff:K, mlp:W)",
+                ));
+            }
+            return Ok(());
+        }
+        if self.disc_no_bias && self.discriminator != DiscriminatorKind::Linear {
+            return Err(option_error(
+                "--disc-no-bias",
+                "only with --discriminator linear",
+            ));
+        }
+        if !(self.disc_scale > 0.0 && self.disc_scale.is_finite()) {
+            return Err(option_error(
+                "--disc-scale",
+                format!("must be > 0 and finite, got {}", self.disc_scale),
+            ));
+        }
+        if !(self.disc_lr > 0.0 && self.disc_lr.is_finite()) {
+            return Err(option_error(
+                "--disc-lr",
+                format!("must be > 0 and finite, got {}", self.disc_lr),
+            ));
+        }
+        if self.disc_steps == 0 {
+            return Err(option_error("--disc-steps", "must be at least 1, got 0"));
+        }
+        if self.scheme == SchemeName::Variational {
+            return Err(option_error(
+                "--scheme",
+                "the variational scheme is the optimal discriminator's energy flow; a learning \
+                 --discriminator moves the particles by the plug-in rule w(D) grad f",
+            ));
+        }
+        if self.integrator == IntegratorName::Heun || self.dt == TimeStep::Auto {
+            return Err(option_error(
+                if self.dt == TimeStep::Auto {
+                    "--dt"
+                } else {
+                    "--integrator"
+                },
+                "a learning --discriminator plays in rounds of Euler steps: use a fixed --dt \
+                 and --integrator euler",
+            ));
+        }
         Ok(())
+    }
+
+    /// The game's configuration, for a learning discriminator.
+    pub fn game_config(&self) -> Option<GameConfig> {
+        (self.discriminator != DiscriminatorKind::Optimal).then(|| GameConfig {
+            lr: self.disc_lr,
+            steps: self.disc_steps,
+            penalty: self.penalty.0,
+            updates: match self.updates {
+                UpdatesName::Simultaneous => Updates::Simultaneous,
+                UpdatesName::Alternating => Updates::Alternating,
+            },
+            loss: self.loss.into(),
+        })
+    }
+
+    /// The learning discriminator's family in `dim` dimensions (`None` for `optimal`); the
+    /// random features are drawn from the run's seed.
+    pub fn disc_family(&self, dim: usize) -> Result<Option<Family>> {
+        Ok(match self.discriminator {
+            DiscriminatorKind::Optimal => None,
+            DiscriminatorKind::Linear => Some(Family::Linear {
+                bias: !self.disc_no_bias,
+            }),
+            DiscriminatorKind::Quadratic => Some(Family::Quadratic),
+            DiscriminatorKind::Rff(k) => Some(Family::rff(
+                k,
+                dim,
+                self.disc_scale,
+                self.seed.wrapping_add(2),
+            )?),
+            DiscriminatorKind::Mlp(w) => Some(Family::Mlp { width: w }),
+        })
     }
 
     /// The flow's configuration.
