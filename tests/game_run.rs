@@ -11,7 +11,7 @@ fn read(dir: &std::path::Path, name: &str) -> Vec<u8> {
     std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// The numbers of row `k` of a CSV file (`None`: its last row).
+/// The numbers of row `k` of a CSV file (`None`: its last row); an empty cell is NaN.
 fn row(dir: &std::path::Path, name: &str, k: Option<usize>) -> Vec<f64> {
     let text = String::from_utf8(read(dir, name)).unwrap();
     let line = match k {
@@ -20,7 +20,13 @@ fn row(dir: &std::path::Path, name: &str, k: Option<usize>) -> Vec<f64> {
     };
     line.unwrap()
         .split(',')
-        .map(|c| c.parse().unwrap())
+        .map(|c| {
+            if c.is_empty() {
+                f64::NAN
+            } else {
+                c.parse().unwrap()
+            }
+        })
         .collect()
 }
 
@@ -155,6 +161,16 @@ fn dirac_gan_run_matches_the_library() {
         m[n - 1] > 0.5 && m[n - 1] <= 1.0 + 1e-9,
         "a rotating game: {}",
         m[n - 1]
+    );
+    // At the start (theta, psi) = (1, 0) the joint Jacobian is [[0, 1/2], [-1/2, -1/4]]
+    // (lr * steps / dt = 1): its rotation share is sqrt(2) / (2 * 0.75), computed exactly
+    // for a system this small.
+    let first = row(&g, "metrics.csv", Some(1));
+    let expected = 2f64.sqrt() / 1.5;
+    assert!(
+        (first[n - 1] - expected).abs() < 1e-6,
+        "{} vs {expected}",
+        first[n - 1]
     );
 }
 
