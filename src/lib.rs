@@ -28,6 +28,7 @@ pub mod datasets;
 pub mod error;
 pub mod flow;
 pub mod game;
+pub mod imitate;
 pub mod kde;
 pub mod metrics;
 pub mod num;

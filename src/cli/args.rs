@@ -40,6 +40,11 @@ pub enum Command {
     Datasets,
     /// Write samples of a built-in distribution as CSV.
     Sample(SampleArgs),
+    /// Write demonstrations of a built-in expert as CSV (traj,t,s0,s1,a0,a1): the point
+    /// mass s[t+1] = s[t] + tau a[t] in the plane. around-obstacle: from (-1, 0) to (1, 0)
+    /// around a disc of radius 0.5 at the origin, half above and half below; two-goals:
+    /// from the origin to (-1, 1) or (1, 1), half each; circle: once around the unit circle.
+    Demos(DemosArgs),
     /// Draw a finished run: particles.png, metrics.png, flow.gif (and digits.png in 64-D).
     Plot(PlotArgs),
     /// Time the density estimators and measure their accuracy against the exact sums:
@@ -183,6 +188,28 @@ pub struct DriveArgs {
     /// that is a terminal).
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `ganflow demos`.
+#[derive(Args, Clone, Debug)]
+pub struct DemosArgs {
+    /// The expert: around-obstacle, two-goals or circle.
+    pub name: String,
+    /// Number of trajectories.
+    #[arg(long, default_value_t = 100)]
+    pub n: usize,
+    /// Steps per trajectory (states: T + 1).
+    #[arg(long, value_name = "T", default_value_t = 20)]
+    pub horizon: usize,
+    /// The dynamics' time step.
+    #[arg(long, default_value_t = 1.0)]
+    pub tau: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output CSV [default: standard output].
+    #[arg(long, value_name = "FILE.csv")]
+    pub out: Option<PathBuf>,
 }
 
 /// `ganflow spectrum`.

@@ -11,6 +11,7 @@ macro_rules! say {
 
 pub mod args;
 mod bench;
+mod demos;
 mod plot;
 mod resume;
 mod run;
@@ -64,6 +65,7 @@ pub fn main() -> AnyResult<ExitCode> {
             write_output(None, |w| Ok(w.write_all(datasets_table().as_bytes())?)).and(done)
         }
         Command::Sample(args) => sample(args).and(done),
+        Command::Demos(args) => demos::demos(args).and(done),
         Command::Plot(args) => plot::plot(args).and(done),
         Command::Bench(args) => bench::bench(args).and(done),
     }

@@ -1,0 +1,173 @@
+//! Demonstrations: the built-in experts, the CSV format and its errors.
+
+mod common;
+
+use common::ganflow;
+use ganflow::imitate::experts::{GOALS, OBSTACLE_RADIUS};
+use ganflow::imitate::{Expert, Trajectories, read_demos};
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn csv_of(t: &Trajectories) -> String {
+    let mut out = Vec::new();
+    t.write_csv(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// around-obstacle: from (-1, 0) to (1, 0), never within the obstacle (the arcs keep at
+/// least 0.7 from the origin), half above and half below.
+#[test]
+fn around_obstacle_goes_around_half_each_way() {
+    let d = Expert::AroundObstacle.demos(100, 20, 1.0, 3).unwrap();
+    let (mut above, mut nearest) = (0, f64::INFINITY);
+    for i in 0..d.len() {
+        assert_eq!(d.state(i, 0)[0], -1.0);
+        assert!(d.state(i, 0)[1].abs() < 1e-15);
+        assert!((d.state(i, 20)[0] - 1.0).abs() < 1e-15 && d.state(i, 20)[1].abs() < 1e-15);
+        for t in 0..=20 {
+            let s = d.state(i, t);
+            nearest = nearest.min((s[0] * s[0] + s[1] * s[1]).sqrt());
+        }
+        above += usize::from(d.state(i, 10)[1] > 0.0);
+    }
+    assert_eq!(above, 50);
+    assert!(nearest >= 0.7 - 1e-12, "{nearest}");
+    const { assert!(OBSTACLE_RADIUS < 0.7) };
+}
+
+/// two-goals: from the origin to each goal, half each; circle: a closed loop.
+#[test]
+fn two_goals_and_circle_reach_their_ends() {
+    let d = Expert::TwoGoals.demos(10, 20, 1.0, 1).unwrap();
+    for i in 0..d.len() {
+        assert_eq!(d.state(i, 0), &[0.0, 0.0]);
+        let g = GOALS[i % 2];
+        let end = d.state(i, 20);
+        assert!((end[0] - g[0]).abs() < 1e-15 && (end[1] - g[1]).abs() < 1e-15);
+    }
+    let c = Expert::Circle.demos(5, 20, 1.0, 1).unwrap();
+    for i in 0..c.len() {
+        let (a, b) = (c.state(i, 0), c.state(i, 20));
+        assert!((a[0] - b[0]).abs() < 1e-12 && (a[1] - b[1]).abs() < 1e-12);
+    }
+}
+
+/// The CSV round trip keeps every bit, with actions or without them, and the dynamics hold:
+/// each action is the state increment over tau.
+#[test]
+fn demos_round_trip_through_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Expert::AroundObstacle.demos(6, 8, 0.5, 2).unwrap();
+    let text = csv_of(&d);
+    let back = read_demos(&write(dir.path(), "d.csv", &text), 0.5).unwrap();
+    assert_eq!(back, d);
+    // Without the action columns.
+    let states_only: String = text
+        .lines()
+        .map(|l| l.split(',').take(4).collect::<Vec<_>>().join(","))
+        .map(|l| l + "\n")
+        .collect();
+    let back = read_demos(&write(dir.path(), "s.csv", &states_only), 0.5).unwrap();
+    assert_eq!(back, d);
+    for i in 0..d.len() {
+        for t in 0..8 {
+            let a = d.action(i, t);
+            for (k, ak) in a.iter().enumerate() {
+                let next = d.state(i, t)[k] + 0.5 * ak;
+                assert!((next - d.state(i, t + 1)[k]).abs() < 1e-15);
+            }
+        }
+    }
+}
+
+/// Bad demonstrations are refused with the file, the line and the column at fault.
+#[test]
+fn bad_demos_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = "traj,t,s0,s1,a0,a1\n";
+    let cases = [
+        (
+            "gap.csv",
+            format!("{h}0,0,0,0,1,1\n0,2,1,1,,\n"),
+            "gap.csv: line 3, column 2",
+            "a gap in t",
+        ),
+        (
+            "ragged.csv",
+            format!("{h}0,0,0,0,1,1\n0,1,1,1,,\n1,0,0,0,1,1\n1,1,1,1,1,1\n1,2,2,2,,\n"),
+            "ragged.csv: line 4",
+            "trajectories must be of one length",
+        ),
+        (
+            "action.csv",
+            format!("{h}0,0,0,0,1,0.5\n0,1,1,1,,\n"),
+            "action.csv: line 2, column 6",
+            "contradicts the dynamics",
+        ),
+        (
+            "split.csv",
+            format!("{h}0,0,0,0,1,1\n1,0,0,0,1,1\n0,1,1,1,,\n"),
+            "split.csv: line 4, column 1",
+            "must be together",
+        ),
+        (
+            "header.csv",
+            "traj,time,s0\n0,0,1\n".to_string(),
+            "header.csv: line 1",
+            "the header must be traj,t,s0",
+        ),
+        (
+            "number.csv",
+            format!("{h}0,0,0,x,1,1\n0,1,1,1,,\n"),
+            "number.csv: line 2, column 4",
+            "is not a finite number",
+        ),
+    ];
+    for (name, text, place, message) in cases {
+        let e = read_demos(&write(dir.path(), name, &text), 1.0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(place) && e.contains(message), "{name}: {e}");
+    }
+    // tau is checked against the actions: demos made with tau 0.5 are refused at tau 1.
+    let d = Expert::TwoGoals.demos(2, 4, 0.5, 0).unwrap();
+    let path = write(dir.path(), "tau.csv", &csv_of(&d));
+    let e = read_demos(&path, 1.0).unwrap_err().to_string();
+    assert!(
+        e.contains("contradicts the dynamics") && e.contains("tau = 1"),
+        "{e}"
+    );
+}
+
+/// `ganflow demos` writes what the library makes.
+#[test]
+fn demos_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ganflow(
+        dir.path(),
+        &[
+            "demos",
+            "two-goals",
+            "--n",
+            "6",
+            "--horizon",
+            "5",
+            "--seed",
+            "4",
+            "--out",
+            "d.csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(dir.path().join("d.csv")).unwrap();
+    assert_eq!(text, csv_of(&Expert::TwoGoals.demos(6, 5, 1.0, 4).unwrap()));
+    let o = ganflow(dir.path(), &["demos", "maze"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("one of: around-obstacle, two-goals, circle")
+    );
+}
