@@ -171,3 +171,136 @@ fn demos_command() {
         String::from_utf8_lossy(&o.stderr).contains("one of: around-obstacle, two-goals, circle")
     );
 }
+
+mod flows {
+    use ganflow::imitate::flow::{Objective, points_of};
+    use ganflow::imitate::{Expert, Imitation, Trajectories};
+    use ganflow::kde::Estimator;
+    use ganflow::{BandwidthSpec, FlowConfig, Scheme};
+
+    fn config(scheme: Scheme) -> FlowConfig {
+        FlowConfig {
+            scheme,
+            bandwidth_g: BandwidthSpec::fixed(0.4),
+            bandwidth_q: BandwidthSpec::fixed(0.4),
+            estimator: Estimator::Exact,
+            dt: 0.05,
+            ..FlowConfig::default()
+        }
+    }
+
+    /// Learners: the experts' routes bent by a smooth offset (start states kept).
+    fn bent(e: &Trajectories, amount: f64) -> Trajectories {
+        let (d, t_max) = (e.dim, e.horizon);
+        let mut s = e.states().to_vec();
+        for i in 0..e.len() {
+            for t in 1..=t_max {
+                let u = t as f64 / t_max as f64;
+                s[(i * (t_max + 1) + t) * d + 1] += amount * u * (1.0 + 0.3 * i as f64);
+            }
+        }
+        Trajectories::new(d, t_max, e.tau, s).unwrap()
+    }
+
+    /// With the variational scheme the occupancy pull-back is `-N_pairs` times the gradient
+    /// of the energy in the path coordinates: against central differences (step 1e-6), to
+    /// 1e-6 of the largest velocity (3.2 here).
+    #[test]
+    fn occupancy_pull_back_is_the_energy_gradient() {
+        let experts = Expert::TwoGoals.demos(5, 3, 0.5, 1).unwrap();
+        let learners = bent(&Expert::TwoGoals.demos(4, 3, 0.5, 2).unwrap(), 0.3);
+        let flow = Imitation::new(
+            Objective::Occupancy,
+            config(Scheme::Variational),
+            learners.clone(),
+            &experts,
+        )
+        .unwrap();
+        let v = flow.velocity().unwrap();
+        let pairs = (learners.len() * learners.horizon) as f64;
+        let (d, t_max) = (learners.dim, learners.horizon);
+        let energy = |tr: &Trajectories| {
+            Imitation::new(
+                Objective::Occupancy,
+                config(Scheme::Variational),
+                tr.clone(),
+                &experts,
+            )
+            .unwrap()
+            .energy()
+            .unwrap()
+        };
+        let eps = 1e-6;
+        let scale = v.iter().map(|a| a.abs()).fold(0.0, f64::max);
+        for i in 0..learners.len() {
+            for t in 1..=t_max {
+                for k in 0..d {
+                    let shifted = |s: f64| {
+                        let mut st = learners.states().to_vec();
+                        st[(i * (t_max + 1) + t) * d + k] += s;
+                        Trajectories::new(d, t_max, learners.tau, st).unwrap()
+                    };
+                    let grad = (energy(&shifted(eps)) - energy(&shifted(-eps))) / (2.0 * eps);
+                    let got = v[(i * t_max + t - 1) * d + k];
+                    assert!(
+                        (got + pairs * grad).abs() < 1e-6 * scale.max(1.0),
+                        "i {i} t {t} k {k}: {got} vs {}",
+                        -pairs * grad
+                    );
+                }
+            }
+        }
+    }
+
+    /// Learners equal to the experts are at rest, for each objective and scheme.
+    #[test]
+    fn demos_are_at_rest() {
+        let experts = Expert::AroundObstacle.demos(8, 10, 1.0, 3).unwrap();
+        for objective in [Objective::Occupancy, Objective::Path] {
+            for scheme in [Scheme::PlugIn, Scheme::Variational] {
+                let flow =
+                    Imitation::new(objective, config(scheme), experts.clone(), &experts).unwrap();
+                let v = flow.velocity().unwrap();
+                let top = v.iter().map(|a| a.abs()).fold(0.0, f64::max);
+                assert!(top < 1e-12, "{objective:?} {scheme:?}: {top}");
+            }
+        }
+    }
+
+    /// Along a flow the start states never move and the energy falls (variational, small
+    /// steps); the dynamics hold by construction, to rounding, on the written states.
+    #[test]
+    fn flows_keep_starts_and_lower_the_energy() {
+        let experts = Expert::AroundObstacle.demos(10, 10, 1.0, 3).unwrap();
+        let learners = bent(&Expert::AroundObstacle.demos(6, 10, 1.0, 4).unwrap(), 0.4);
+        for objective in [Objective::Occupancy, Objective::Path] {
+            let mut flow = Imitation::new(
+                objective,
+                config(Scheme::Variational),
+                learners.clone(),
+                &experts,
+            )
+            .unwrap();
+            let e0 = flow.energy().unwrap();
+            for _ in 0..20 {
+                flow.step().unwrap();
+            }
+            let e1 = flow.energy().unwrap();
+            assert!(e1 < e0, "{objective:?}: {e0} -> {e1}");
+            let now = flow.learners();
+            for i in 0..now.len() {
+                assert_eq!(now.state(i, 0), learners.state(i, 0));
+            }
+            let pairs = points_of(Objective::Occupancy, now).unwrap();
+            for i in 0..now.len() {
+                for t in 0..now.horizon {
+                    let p = pairs.row(i * now.horizon + t);
+                    for k in 0..2 {
+                        let next = p[k] + now.tau * p[2 + k];
+                        assert!((next - now.state(i, t + 1)[k]).abs() < 1e-12);
+                    }
+                }
+            }
+        }
+    }
+}

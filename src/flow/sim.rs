@@ -568,6 +568,17 @@ impl Simulation {
         Ok(self.field_at(x, false)?.0.velocity)
     }
 
+    /// The discrete energy `E` (twice the JSD estimate) of particles standing at `x`, with
+    /// this simulation's data and bandwidths: the function whose gradient flow the
+    /// variational scheme is, `v = -N grad E`.
+    pub fn energy_of(&self, x: &Points) -> Result<f64> {
+        let (field, ds) = self.field_at(x, true)?;
+        Ok(crate::metrics::energy(
+            &field,
+            ds.as_ref().expect("asked for"),
+        ))
+    }
+
     /// The field at the current particles.
     pub fn field(&self) -> Result<Field> {
         Ok(self.field_at(&self.particles, false)?.0)

@@ -3,10 +3,14 @@
 //!
 //! - [`trajectories`]: a set of trajectories and its CSV format, `traj,t,s0..[,a0..]`, read
 //!   with every rule checked and named (file, line, column);
-//! - [`experts`]: the built-in demonstrators that `ganflow demos` writes.
+//! - [`experts`]: the built-in demonstrators that `ganflow demos` writes;
+//! - [`flow`]: the learners' flows, on whole paths or on the pooled state-action pairs
+//!   (occupancy, pulled back through the dynamics).
 
 pub mod experts;
+pub mod flow;
 pub mod trajectories;
 
 pub use experts::{EXPERT_NAMES, Expert};
+pub use flow::{Imitation, Objective};
 pub use trajectories::{Trajectories, read_demos};
