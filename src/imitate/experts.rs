@@ -20,8 +20,9 @@ pub const GOALS: [[f64; 2]; 2] = [[-1.0, 1.0], [1.0, 1.0]];
 /// A built-in demonstrator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expert {
-    /// From (-1, 0) to (1, 0) around the obstacle, on an arc of height `0.8 ± 0.05`
-    /// (clipped to `0.7..0.9`), even-numbered trajectories above, odd ones below.
+    /// From (-1, 0) to (1, 0) around the obstacle at a steady pace along x,
+    /// `(-1 + 2u, ± h sin(pi u))` with `h = 0.8 ± 0.05` (clipped to `0.7..0.9`): at least
+    /// 0.69 from the origin. Even-numbered trajectories above, odd ones below.
     AroundObstacle,
     /// From the origin to `(-1, 1)` (even-numbered) or `(1, 1)` (odd), along the straight
     /// line with a sideways bump of `0.05 N(0, 1) sin(pi u)`.
@@ -63,7 +64,7 @@ impl Expert {
                     Self::AroundObstacle => {
                         let side = if i % 2 == 0 { 1.0 } else { -1.0 };
                         let h = 0.8 + 0.05 * z;
-                        [-(pi * u).cos_p(), side * h * (pi * u).sin_p()]
+                        [-1.0 + 2.0 * u, side * h * (pi * u).sin_p()]
                     }
                     Self::TwoGoals => {
                         let g = GOALS[i % 2];

@@ -5,10 +5,14 @@
 //!   with every rule checked and named (file, line, column);
 //! - [`experts`]: the built-in demonstrators that `ganflow demos` writes;
 //! - [`flow`]: the learners' flows, on whole paths or on the pooled state-action pairs
-//!   (occupancy, pulled back through the dynamics).
+//!   (occupancy, pulled back through the dynamics);
+//! - [`baselines`]: random rollouts (where learners start) and behaviour cloning;
+//! - [`measures`]: sliced W2 on pairs and paths, and the experts' own yardsticks.
 
+pub mod baselines;
 pub mod experts;
 pub mod flow;
+pub mod measures;
 pub mod trajectories;
 
 pub use experts::{EXPERT_NAMES, Expert};
