@@ -309,7 +309,7 @@ mod flows {
 /// On around-obstacle the path flow keeps whole routes: both at 0.5 ± 0.1, collisions at
 /// most 5 %, the state-action sliced W2 down at least 60 % from the random start; behaviour
 /// cloning, which averages the two routes, collides more. Measured: routes 0.54 / 0.46,
-/// collisions 0.01, sliced W2 down 78 %; behaviour cloning collides every time.
+/// collisions 0.015, sliced W2 down 78 %; behaviour cloning collides every time.
 #[test]
 fn path_flow_keeps_routes_where_behaviour_cloning_collides() {
     use ganflow::imitate::baselines::{behaviour_cloning, random_rollouts};
