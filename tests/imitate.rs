@@ -346,3 +346,76 @@ fn path_flow_keeps_routes_where_behaviour_cloning_collides() {
     let bc = routes(&behaviour_cloning(&experts).unwrap());
     assert!(bc.collisions > r.collisions, "bc {bc:?} against path {r:?}");
 }
+
+/// `ganflow imitate`: the three files, a final set that reads back as demonstrations with
+/// the learners' starts, the same bits at one and two threads; behaviour cloning written
+/// once; bad demonstrations refused before any folder is made.
+#[test]
+fn imitate_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "imitate",
+            "--m",
+            "40",
+            "--n",
+            "40",
+            "--horizon",
+            "10",
+            "--steps",
+            "30",
+            "--quiet",
+        ];
+        a.extend(extra);
+        ganflow(dir.path(), &a)
+    };
+    for (threads, out) in [("1", "one"), ("2", "two")] {
+        let o = run(&["--threads", threads, "--out", out]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for name in ["paths.csv", "metrics.csv", "final_paths.csv"] {
+        let a = std::fs::read(dir.path().join("one").join(name)).unwrap();
+        assert_eq!(
+            a,
+            std::fs::read(dir.path().join("two").join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    let metrics = std::fs::read_to_string(dir.path().join("one/metrics.csv")).unwrap();
+    assert!(metrics.starts_with(
+        "step,flow_t,energy,jsd,pairs_sw2,paths_sw2,above,below,mixed,collisions,goal\n"
+    ));
+    assert_eq!(metrics.lines().count(), 1 + 4); // steps 0, 10, 20, 30
+    let last = read_demos(&dir.path().join("one/final_paths.csv"), 1.0).unwrap();
+    assert_eq!((last.len(), last.horizon), (40, 10));
+    for i in 0..last.len() {
+        assert_eq!(last.state(i, 0), &[-1.0, 0.0]);
+    }
+    let paths = std::fs::read_to_string(dir.path().join("one/paths.csv")).unwrap();
+    assert!(paths.starts_with("step,flow_t,id,t,s0,s1,a0,a1\n"));
+    assert_eq!(paths.lines().count(), 1 + 4 * 40 * 11);
+    // Behaviour cloning: one record, every rollout into the obstacle.
+    let o = run(&["--objective", "bc", "--out", "bc"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = std::fs::read_to_string(dir.path().join("bc/metrics.csv")).unwrap();
+    assert_eq!(m.lines().count(), 2);
+    let collisions: f64 = m
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(9)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(collisions, 1.0);
+    // Bad demonstrations: a message naming the place, a failure, no folder.
+    write(dir.path(), "gap.csv", "traj,t,s0,s1\n0,0,0,0\n0,2,1,1\n");
+    let o = run(&["--demos", "gap.csv", "--out", "bad"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("gap.csv: line 3, column 2"));
+    assert!(!dir.path().join("bad").exists());
+    let o = run(&["--init", "gap.csv", "--out", "bad"]);
+    assert!(!o.status.success());
+    assert!(!dir.path().join("bad").exists());
+}

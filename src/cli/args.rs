@@ -45,6 +45,12 @@ pub enum Command {
     /// around a disc of radius 0.5 at the origin, half above and half below; two-goals:
     /// from the origin to (-1, 1) or (1, 1), half each; circle: once around the unit circle.
     Demos(DemosArgs),
+    /// Imitation from demonstrations (GAIL's geometry): N learner trajectories of the point
+    /// mass flow towards the demonstrations, on the pooled state-action pairs
+    /// (--objective occupancy, pulled back through the dynamics), on whole paths
+    /// (--objective path), or behaviour cloning for comparison (--objective bc). Writes
+    /// paths.csv, metrics.csv and final_paths.csv into a new folder.
+    Imitate(Box<ImitateArgs>),
     /// Draw a finished run: particles.png, metrics.png, flow.gif (and digits.png in 64-D).
     Plot(PlotArgs),
     /// Time the density estimators and measure their accuracy against the exact sums:
@@ -186,6 +192,88 @@ pub struct DriveArgs {
     pub checkpoint_secs: f64,
     /// No progress bar (it is shown on standard error for runs longer than a second, when
     /// that is a terminal).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What `ganflow imitate` matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObjectiveName {
+    /// the pooled state-action pairs (GAIL's occupancy measure)
+    Occupancy,
+    /// whole trajectories, in path space
+    Path,
+    /// behaviour cloning: k-nearest-neighbour actions rolled out (no flow)
+    Bc,
+}
+
+/// `ganflow imitate`.
+#[derive(Args, Clone, Debug)]
+pub struct ImitateArgs {
+    /// Demonstrations (CSV traj,t,s0..[,a0..]) [default: --expert's].
+    #[arg(long, value_name = "FILE.csv")]
+    pub demos: Option<PathBuf>,
+    /// The built-in expert, without --demos: around-obstacle, two-goals or circle.
+    #[arg(long, default_value = "around-obstacle")]
+    pub expert: String,
+    /// Demonstrations drawn from the expert.
+    #[arg(long, default_value_t = 200)]
+    pub m: usize,
+    /// Steps per demonstration drawn from the expert.
+    #[arg(long, value_name = "T", default_value_t = 20)]
+    pub horizon: usize,
+    /// The dynamics' time step (checked against the demonstrations' actions).
+    #[arg(long, default_value_t = 1.0)]
+    pub tau: f64,
+    /// What the learners match.
+    #[arg(long, value_enum, default_value = "path")]
+    pub objective: ObjectiveName,
+    /// Where the learners start: `random` (rollouts of random actions with the
+    /// demonstrations' action mean and standard deviation, from their start states) or a
+    /// CSV file in the demonstrations' format.
+    #[arg(long, default_value = "random")]
+    pub init: String,
+    /// Learner trajectories (with --init random).
+    #[arg(long, default_value_t = 200)]
+    pub n: usize,
+    /// Flow steps.
+    #[arg(long, default_value_t = 200)]
+    pub steps: u64,
+    /// Time step of the flow [default: 0.1 on paths, 0.002 on pairs, whose pull-back
+    /// through the dynamics is stiffer].
+    #[arg(long)]
+    pub dt: Option<f64>,
+    /// Generator loss.
+    #[arg(long, value_enum, default_value = "non-saturating")]
+    pub loss: ganflow::run::spec::LossName,
+    /// Velocity scheme.
+    #[arg(long, value_enum, default_value = "plugin")]
+    pub scheme: ganflow::run::spec::SchemeName,
+    /// Bandwidth of both densities [default: 1 on paths, scott on pairs].
+    #[arg(long)]
+    pub bandwidth: Option<ganflow::run::spec::BandwidthText>,
+    /// Density estimator.
+    #[arg(long, value_enum, default_value = "exact")]
+    pub estimator: ganflow::run::spec::EstimatorName,
+    /// Relative tolerance of the tree and grid estimators.
+    #[arg(long, default_value_t = 1e-6)]
+    pub tol: f64,
+    /// Record every K flow steps (and the last).
+    #[arg(long, default_value_t = 10)]
+    pub every: u64,
+    /// Random seed (random starts, demonstrations from --expert, sliced distances).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads [default: all cores]. Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output folder [default: the first free runs/run-N].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Reuse --out when it holds nothing but a run's own files.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress line.
     #[arg(long)]
     pub quiet: bool,
 }

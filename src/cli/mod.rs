@@ -12,6 +12,7 @@ macro_rules! say {
 pub mod args;
 mod bench;
 mod demos;
+mod imitate;
 mod plot;
 mod resume;
 mod run;
@@ -66,6 +67,7 @@ pub fn main() -> AnyResult<ExitCode> {
         }
         Command::Sample(args) => sample(args).and(done),
         Command::Demos(args) => demos::demos(args).and(done),
+        Command::Imitate(args) => imitate::imitate(*args).and(done),
         Command::Plot(args) => plot::plot(args).and(done),
         Command::Bench(args) => bench::bench(args).and(done),
     }

@@ -57,14 +57,7 @@ pub struct Routes {
 
 /// [`Routes`] of 2-D trajectories.
 pub fn routes(tr: &Trajectories) -> Routes {
-    let n = tr.len() as f64;
-    let mut r = Routes {
-        above: 0.0,
-        below: 0.0,
-        mixed: 0.0,
-        collisions: 0.0,
-        goal: 0.0,
-    };
+    let (mut above, mut below, mut mixed, mut collisions, mut goal) = (0, 0, 0, 0, 0);
     for i in 0..tr.len() {
         let over: Vec<f64> = (0..=tr.horizon)
             .map(|t| tr.state(i, t))
@@ -72,37 +65,43 @@ pub fn routes(tr: &Trajectories) -> Routes {
             .map(|s| s[1])
             .collect();
         if !over.is_empty() && over.iter().all(|y| *y > 0.0) {
-            r.above += 1.0 / n;
+            above += 1;
         } else if !over.is_empty() && over.iter().all(|y| *y < 0.0) {
-            r.below += 1.0 / n;
+            below += 1;
         } else {
-            r.mixed += 1.0 / n;
+            mixed += 1;
         }
         if (0..=tr.horizon).any(|t| {
             let s = tr.state(i, t);
             s[0] * s[0] + s[1] * s[1] < OBSTACLE_RADIUS * OBSTACLE_RADIUS
         }) {
-            r.collisions += 1.0 / n;
+            collisions += 1;
         }
         let end = tr.state(i, tr.horizon);
         if ((end[0] - 1.0).powi(2) + end[1] * end[1]).sqrt() < 0.1 {
-            r.goal += 1.0 / n;
+            goal += 1;
         }
     }
-    r
+    let share = |k: usize| k as f64 / tr.len() as f64;
+    Routes {
+        above: share(above),
+        below: share(below),
+        mixed: share(mixed),
+        collisions: share(collisions),
+        goal: share(goal),
+    }
 }
 
 /// `two-goals`' yardstick: the share of trajectories ending within 0.2 of each goal.
 pub fn goal_shares(tr: &Trajectories) -> [f64; 2] {
-    let n = tr.len() as f64;
-    let mut shares = [0.0; 2];
+    let mut counts = [0usize; 2];
     for i in 0..tr.len() {
         let end = tr.state(i, tr.horizon);
-        for (g, share) in GOALS.iter().zip(shares.iter_mut()) {
+        for (g, count) in GOALS.iter().zip(counts.iter_mut()) {
             if ((end[0] - g[0]).powi(2) + (end[1] - g[1]).powi(2)).sqrt() < 0.2 {
-                *share += 1.0 / n;
+                *count += 1;
             }
         }
     }
-    shares
+    counts.map(|k| k as f64 / tr.len() as f64)
 }

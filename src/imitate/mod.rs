@@ -7,12 +7,15 @@
 //! - [`flow`]: the learners' flows, on whole paths or on the pooled state-action pairs
 //!   (occupancy, pulled back through the dynamics);
 //! - [`baselines`]: random rollouts (where learners start) and behaviour cloning;
-//! - [`measures`]: sliced W2 on pairs and paths, and the experts' own yardsticks.
+//! - [`measures`]: sliced W2 on pairs and paths, and the experts' own yardsticks;
+//! - [`record`]: an imitation run into a run folder (`paths.csv`, `metrics.csv`,
+//!   `final_paths.csv`).
 
 pub mod baselines;
 pub mod experts;
 pub mod flow;
 pub mod measures;
+pub mod record;
 pub mod trajectories;
 
 pub use experts::{EXPERT_NAMES, Expert};

@@ -24,11 +24,13 @@ pub const MARKER: &str = ".ganflow-run";
 
 /// Every file a run writes into its folder, besides the marker and the temporary files of
 /// [`crate::output::write_whole`].
-pub const RUN_FILES: [&str; 10] = [
+pub const RUN_FILES: [&str; 12] = [
     "run.toml",
     "trajectories.csv",
     "metrics.csv",
     "discriminator.csv",
+    "paths.csv",
+    "final_paths.csv",
     "final.csv",
     "checkpoint.bin",
     "particles.png",
