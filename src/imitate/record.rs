@@ -141,7 +141,14 @@ pub fn run_imitation(
             _ => {}
         }
         let mut row = vec![step.to_string(), fmt_f64(flow_t)];
-        row.extend(values.iter().map(|v| fmt_f64(*v)));
+        // Behaviour cloning has no energy: empty cells, not NaN.
+        row.extend(values.iter().map(|v| {
+            if v.is_finite() {
+                fmt_f64(*v)
+            } else {
+                String::new()
+            }
+        }));
         metrics
             .write_record(&row)
             .map_err(csv_err(folder, "metrics.csv"))?;
