@@ -393,6 +393,27 @@ fn imitate_command() {
     }
     let paths = std::fs::read_to_string(dir.path().join("one/paths.csv")).unwrap();
     assert!(paths.starts_with("step,flow_t,id,t,s0,s1,a0,a1\n"));
+    // The demonstrations are kept beside the learners, and `plot` draws both: two panels,
+    // each with the learners in red.
+    let demos = read_demos(&dir.path().join("one/demos.csv"), 1.0).unwrap();
+    assert_eq!((demos.len(), demos.horizon), (40, 10));
+    let o = ganflow(dir.path(), &["plot", "one"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let img = image::open(dir.path().join("one/paths.png"))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(img.dimensions(), (2 * 420, 420));
+    for panel in 0..2u32 {
+        let red = (panel * 420..(panel + 1) * 420)
+            .flat_map(|x| (0..420).map(move |y| (x, y)))
+            .filter(|&(x, y)| {
+                let p = img.get_pixel(x, y).0;
+                p[0] > 150 && p[1] < 90 && p[2] < 90
+            })
+            .count();
+        assert!(red > 200, "panel {panel}: {red} red pixels");
+    }
+    assert!(dir.path().join("one/flow.gif").exists());
     assert_eq!(paths.lines().count(), 1 + 4 * 40 * 11);
     // Behaviour cloning: one record, every rollout into the obstacle.
     let o = run(&["--objective", "bc", "--out", "bc"]);

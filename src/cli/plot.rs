@@ -1,6 +1,7 @@
 //! `ganflow plot DIR`: pictures of a run from its files; the data comes back from its
-//! `run.toml`.
+//! `run.toml`. An imitation's folder is drawn from its `demos.csv` and `paths.csv`.
 
+use ganflow::plot::imitation::draw_imitation;
 use ganflow::plot::run_folder::draw_run;
 use ganflow::run::{Inputs, RunSpec};
 
@@ -8,6 +9,13 @@ use super::args::PlotArgs;
 use super::{AnyResult, parse_list, say};
 
 pub fn plot(args: PlotArgs) -> AnyResult<()> {
+    // An imitation's folder: its demonstrations and learners' paths.
+    if args.dir.join("paths.csv").exists() && !args.dir.join("run.toml").exists() {
+        for path in draw_imitation(&args.dir)? {
+            say(&format!("wrote {}", path.display()))?;
+        }
+        return Ok(());
+    }
     let (spec, _) = RunSpec::read_run_toml(&args.dir.join("run.toml"))?;
     let inputs = Inputs::load(&spec)?;
     let steps: Option<Vec<u64>> = args

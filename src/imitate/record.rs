@@ -1,6 +1,6 @@
-//! Running an imitation into a run folder: `paths.csv` (the learners at every recorded flow
-//! step), `metrics.csv` (one row per record) and `final_paths.csv` (the demonstrations'
-//! format, written whole at the end).
+//! Running an imitation into a run folder: `demos.csv` (the demonstrations it imitates),
+//! `paths.csv` (the learners at every recorded flow step), `metrics.csv` (one row per
+//! record) and `final_paths.csv` (the demonstrations' format, written whole at the end).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -82,6 +82,14 @@ pub fn run_imitation(
         });
     }
     let d = experts.dim;
+    // The demonstrations beside the learners, for the pictures and for the record.
+    let path = folder.file("demos.csv");
+    write_whole_with(&path, |w| {
+        experts.write_csv(w).map_err(|e| Error::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })
+    })?;
     let mut paths = create(folder, "paths.csv")?;
     let mut metrics = create(folder, "metrics.csv")?;
     let mut header = vec![

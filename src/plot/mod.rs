@@ -3,6 +3,7 @@
 //! text in the bundled DejaVu Sans Mono (licence beside this file), so no system font is
 //! needed.
 
+pub mod imitation;
 pub mod modes;
 pub mod run_folder;
 

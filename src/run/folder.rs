@@ -24,13 +24,15 @@ pub const MARKER: &str = ".ganflow-run";
 
 /// Every file a run writes into its folder, besides the marker and the temporary files of
 /// [`crate::output::write_whole`].
-pub const RUN_FILES: [&str; 12] = [
+pub const RUN_FILES: [&str; 14] = [
     "run.toml",
     "trajectories.csv",
     "metrics.csv",
     "discriminator.csv",
+    "demos.csv",
     "paths.csv",
     "final_paths.csv",
+    "paths.png",
     "final.csv",
     "checkpoint.bin",
     "particles.png",
