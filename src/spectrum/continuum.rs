@@ -315,20 +315,15 @@ pub fn continuum_1d(
         DMatrix::identity(g, g)
     };
     let reduced = basis.transpose() * &a * &basis;
-    let schur = Schur::try_new(reduced.clone(), 1e-13, 100_000).ok_or(Error::NoConvergence {
-        what: "the Schur decomposition of the linearised operator",
-    })?;
-    let lambdas = schur.complex_eigenvalues();
-    let fastest_rate = lambdas.iter().map(|l| -l.re).fold(0.0, f64::max);
-    let (stable_dt_euler, stable_dt_heun) = stable_steps(lambdas.as_slice());
-    let mut order: Vec<usize> = (0..lambdas.len()).collect();
-    order.sort_by(|&p, &q| (-lambdas[p].re).total_cmp(&(-lambdas[q].re)));
+    let ReducedSpectrum {
+        lambdas,
+        order,
+        scale,
+        fastest_rate,
+        stable_dt_euler,
+        stable_dt_heun,
+    } = ReducedSpectrum::of(&reduced)?;
     let lp_max = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let scale = lambdas
-        .iter()
-        .map(|l| l.norm())
-        .fold(0.0, f64::max)
-        .max(1e-300);
     let mut found: Vec<Mode> = Vec::new();
     let mut last: Option<Complex<f64>> = None;
     for &k in &order {
@@ -343,36 +338,11 @@ pub fn continuum_1d(
         last = Some(lambda);
         let y = inverse_iteration(&reduced, lambda, scale);
         let e = &basis * y;
-        let mut v: Vec<f64> = e.iter().copied().collect();
-        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-        if norm == 0.0 {
+        let Some((v, _)) = normalise_mode(e.as_slice()) else {
             continue;
-        }
-        let big = v
-            .iter()
-            .copied()
-            .fold(0.0f64, |m, a| if a.abs() > m.abs() { a } else { m });
-        let sign = if big < 0.0 { -1.0 } else { 1.0 };
-        v.iter_mut().for_each(|a| *a *= sign / norm);
-        let abs_mass: f64 = v.iter().map(|a| a.abs()).sum();
-        let mass: f64 = v.iter().sum();
-        // The equilibrium itself (rate 0) carries mass; every other eigenvector of the
-        // mass-conserving operator has none, up to the projection's error.
-        if mass.abs() > 0.5 * abs_mass {
-            continue;
-        }
-        // Where the mode lives, in the norm of the energy's second variation,
-        // Σ (K e)² / p_h: what the flow feels of it.
-        let kv = &kernel * DVector::from_vec(v.clone());
-        let energy = |tail: bool| -> f64 {
-            kv.iter()
-                .zip(&lp)
-                .filter(|(_, l)| (**l < lp_max + TAIL_LEVEL.ln_p()) == tail)
-                .map(|(a, l)| a * a * (-l).exp_p())
-                .sum()
         };
-        let (tail, bulk) = (energy(true), energy(false));
-        if tail > bulk || tail.is_nan() {
+        let kv = &kernel * DVector::from_column_slice(&v);
+        if !is_physical(&v, kv.as_slice(), &lp, lp_max) {
             continue;
         }
         let resolution = kv.norm();
@@ -392,6 +362,95 @@ pub fn continuum_1d(
         stable_dt_euler,
         stable_dt_heun,
     })
+}
+
+/// The eigenvalues of a projected operator, by ascending rate, and what the fastest implies.
+pub(super) struct ReducedSpectrum {
+    /// The eigenvalues.
+    pub lambdas: Vec<Complex<f64>>,
+    /// Their indices by ascending rate `-Re(lambda)`.
+    pub order: Vec<usize>,
+    /// The largest `|lambda|` (at least 1e-300): the scale of inverse iteration's shift.
+    pub scale: f64,
+    /// The largest rate.
+    pub fastest_rate: f64,
+    /// The largest stable Euler step.
+    pub stable_dt_euler: f64,
+    /// The largest stable Heun step.
+    pub stable_dt_heun: f64,
+}
+
+impl ReducedSpectrum {
+    /// From a real Schur decomposition of `reduced`.
+    pub fn of(reduced: &DMatrix<f64>) -> Result<Self> {
+        let schur =
+            Schur::try_new(reduced.clone(), 1e-13, 100_000).ok_or(Error::NoConvergence {
+                what: "the Schur decomposition of the linearised operator",
+            })?;
+        let lambdas: Vec<Complex<f64>> = schur.complex_eigenvalues().iter().copied().collect();
+        let fastest_rate = lambdas.iter().map(|l| -l.re).fold(0.0, f64::max);
+        let (stable_dt_euler, stable_dt_heun) = stable_steps(&lambdas);
+        let mut order: Vec<usize> = (0..lambdas.len()).collect();
+        order.sort_by(|&p, &q| (-lambdas[p].re).total_cmp(&(-lambdas[q].re)));
+        let scale = lambdas
+            .iter()
+            .map(|l| l.norm())
+            .fold(0.0, f64::max)
+            .max(1e-300);
+        Ok(Self {
+            lambdas,
+            order,
+            scale,
+            fastest_rate,
+            stable_dt_euler,
+            stable_dt_heun,
+        })
+    }
+}
+
+/// `1` or `-1`: the sign that makes the entry of largest magnitude positive.
+pub(super) fn sign_of_largest(v: &[f64]) -> f64 {
+    let big = v
+        .iter()
+        .copied()
+        .fold(0.0f64, |m, a| if a.abs() > m.abs() { a } else { m });
+    if big < 0.0 { -1.0 } else { 1.0 }
+}
+
+/// A mode's density perturbation scaled to unit norm with its largest entry positive, and
+/// the factor that did it; `None` for the zero vector.
+pub(super) fn normalise_mode(e: &[f64]) -> Option<(Vec<f64>, f64)> {
+    let norm = e.iter().map(|a| a * a).sum::<f64>().sqrt();
+    if norm == 0.0 {
+        return None;
+    }
+    let factor = sign_of_largest(e) / norm;
+    Some((e.iter().map(|a| a * factor).collect(), factor))
+}
+
+/// Whether a normalised mode `v` (with `kv = K v`) is a perturbation of a probability
+/// density that lives where the target does (module documentation):
+///
+/// - the equilibrium itself (rate 0) carries mass; every other eigenvector of the
+///   mass-conserving operator has none, up to the projection's error;
+/// - measured in the norm of the energy's second variation, `Σ (K e)² / p_h` (what the flow
+///   feels of it), it has no more of itself where `p_h` is below [`TAIL_LEVEL`] of its
+///   peak `exp(lp_max)` than elsewhere.
+pub(super) fn is_physical(v: &[f64], kv: &[f64], lp: &[f64], lp_max: f64) -> bool {
+    let abs_mass: f64 = v.iter().map(|a| a.abs()).sum();
+    let mass: f64 = v.iter().sum();
+    if mass.abs() > 0.5 * abs_mass {
+        return false;
+    }
+    let energy = |tail: bool| -> f64 {
+        kv.iter()
+            .zip(lp)
+            .filter(|(_, l)| (**l < lp_max + TAIL_LEVEL.ln_p()) == tail)
+            .map(|(a, l)| a * a * (-l).exp_p())
+            .sum()
+    };
+    let (tail, bulk) = (energy(true), energy(false));
+    !(tail > bulk || tail.is_nan())
 }
 
 /// The eigenvector of `m` for the eigenvalue `lambda`: the real part of

@@ -15,10 +15,11 @@
 //! follows from the operator itself: `e = -div(rho_0 dx)` and `lambda e = A e` give
 //! `dx = -(w(1/2) / lambda) grad(K e / p_h)`, a gradient, as every velocity of the flow is.
 
-use nalgebra::{Complex, DMatrix, DVector, Schur, SymmetricEigen};
+use nalgebra::{Complex, DMatrix, DVector, SymmetricEigen};
 
 use super::continuum::{
-    ContinuumTarget, Geometry, Mode, RESOLVED, TAIL_LEVEL, complex_eigenvector, stable_steps,
+    ContinuumTarget, Geometry, Mode, RESOLVED, ReducedSpectrum, complex_eigenvector, is_physical,
+    normalise_mode,
 };
 use crate::error::{Error, Result};
 use crate::num::Portable;
@@ -218,20 +219,15 @@ pub fn continuum_2d(
         }
     }
     let reduced = basis.transpose() * &applied;
-    let schur = Schur::try_new(reduced.clone(), 1e-13, 100_000).ok_or(Error::NoConvergence {
-        what: "the Schur decomposition of the linearised operator",
-    })?;
-    let lambdas = schur.complex_eigenvalues();
-    let fastest_rate = lambdas.iter().map(|l| -l.re).fold(0.0, f64::max);
-    let (stable_dt_euler, stable_dt_heun) = stable_steps(lambdas.as_slice());
-    let mut order: Vec<usize> = (0..lambdas.len()).collect();
-    order.sort_by(|&p, &q| (-lambdas[p].re).total_cmp(&(-lambdas[q].re)));
+    let ReducedSpectrum {
+        lambdas,
+        order,
+        scale,
+        fastest_rate,
+        stable_dt_euler,
+        stable_dt_heun,
+    } = ReducedSpectrum::of(&reduced)?;
     let lp_max = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let scale = lambdas
-        .iter()
-        .map(|l| l.norm())
-        .fold(0.0, f64::max)
-        .max(1e-300);
     let mut found: Vec<Mode> = Vec::new();
     let mut displacements: Vec<Vec<f64>> = Vec::new();
     // Eigenvalues met so far, to tell the members of a degenerate group apart (a round
@@ -263,33 +259,12 @@ pub fn continuum_2d(
         };
         let y_re = DVector::from_iterator(r, y.iter().map(|c| c.re));
         let e = &basis * &y_re;
-        let norm = e.norm();
-        if norm == 0.0 {
+        let Some((v, factor)) = normalise_mode(e.as_slice()) else {
             continue;
-        }
-        let big = e
-            .iter()
-            .copied()
-            .fold(0.0f64, |m, a| if a.abs() > m.abs() { a } else { m });
-        let sign = if big < 0.0 { -1.0 } else { 1.0 };
-        let factor = sign / norm;
-        let v: Vec<f64> = e.iter().map(|a| a * factor).collect();
-        let abs_mass: f64 = v.iter().map(|a| a.abs()).sum();
-        let mass: f64 = v.iter().sum();
-        if mass.abs() > 0.5 * abs_mass {
-            continue;
-        }
+        };
         let ky = DVector::from_iterator(r, y_re.iter().zip(&lambda_k).map(|(a, l)| a * l));
         let kv = (&basis * ky) * factor;
-        let energy = |tail: bool| -> f64 {
-            kv.iter()
-                .zip(&lp)
-                .filter(|(_, l)| (**l < lp_max + TAIL_LEVEL.ln_p()) == tail)
-                .map(|(a, l)| a * a * (-l).exp_p())
-                .sum()
-        };
-        let (tail, bulk) = (energy(true), energy(false));
-        if tail > bulk || tail.is_nan() {
+        if !is_physical(&v, kv.as_slice(), &lp, lp_max) {
             continue;
         }
         // dx = -(w / lambda) grad psi, psi = K e / p in complex arithmetic; the real part.

@@ -54,7 +54,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
-use super::continuum::{complex_eigenvector, stable_steps};
+use super::continuum::{complex_eigenvector, sign_of_largest, stable_steps};
 use super::smooth::Smoother;
 use crate::error::{Error, Result};
 use crate::num::Portable;
@@ -532,11 +532,7 @@ pub fn particle_spectrum(
             if norm == 0.0 || !norm.is_finite() {
                 continue;
             }
-            let big = re
-                .iter()
-                .copied()
-                .fold(0.0f64, |m, a| if a.abs() > m.abs() { a } else { m });
-            let sign = if big < 0.0 { -1.0 } else { 1.0 };
+            let sign = sign_of_largest(&re);
             pending.push(ParticleMode {
                 rate: -lambda.re,
                 frequency: lambda.im,
