@@ -8,9 +8,8 @@ use ganflow::imitate::baselines::random_rollouts;
 use ganflow::imitate::flow::Objective;
 use ganflow::imitate::record::{ImitationRun, Method, run_imitation};
 use ganflow::imitate::{EXPERT_NAMES, Expert, read_demos};
-use ganflow::kde::{BandwidthSpec, Estimator};
+use ganflow::kde::BandwidthSpec;
 use ganflow::run::RunFolder;
-use ganflow::run::spec::EstimatorName;
 
 use super::args::{ImitateArgs, ObjectiveName};
 use super::{AnyResult, say, set_threads};
@@ -64,18 +63,12 @@ pub fn imitate(args: ImitateArgs) -> AnyResult<()> {
         None if path_space => BandwidthSpec::fixed(1.0),
         None => BandwidthSpec::default(),
     };
-    let tol = args.tol;
     let config = FlowConfig {
         scheme: args.scheme.into(),
         loss: args.loss.into(),
         bandwidth_g: bandwidth,
         bandwidth_q: bandwidth,
-        estimator: match args.estimator {
-            EstimatorName::Auto => Estimator::Auto { tol },
-            EstimatorName::Exact => Estimator::Exact,
-            EstimatorName::Kdtree => Estimator::KdTree { tol },
-            EstimatorName::Grid => Estimator::Grid { tol },
-        },
+        estimator: args.estimator.with_tol(args.tol),
         dt,
         ..FlowConfig::default()
     };

@@ -110,25 +110,8 @@ fn continuum(args: &SpectrumArgs, spec: &RunSpec, inputs: &Inputs) -> AnyResult<
     let d = centres.dim();
     let fields = s.displacements();
     if let Some(path) = &args.vectors {
-        write_output(Some(path), |w| {
-            let mut csv = csv::Writer::from_writer(w);
-            let mut header = vec!["mode".to_string(), "id".to_string()];
-            header.extend((0..d).map(|a| format!("x{a}")));
-            header.extend((0..d).map(|a| format!("dx{a}")));
-            header.push("eps".into());
-            csv.write_record(&header)?;
-            for (k, (m, dx)) in modes.iter().zip(&fields).enumerate() {
-                for (i, x) in centres.rows().enumerate() {
-                    let mut row = vec![(k + 1).to_string(), i.to_string()];
-                    row.extend(x.iter().map(|v| fmt_f64(*v)));
-                    row.extend(dx[i * d..(i + 1) * d].iter().map(|v| fmt_f64(*v)));
-                    row.push(fmt_f64(m.vector[i]));
-                    csv.write_record(&row)?;
-                }
-            }
-            csv.flush()?;
-            Ok(())
-        })?;
+        let eps: Vec<&[f64]> = modes.iter().map(|m| m.vector.as_slice()).collect();
+        write_fields(path, &centres, &fields, Some(&eps))?;
     }
     if let Some(path) = &args.arrows {
         // Only where the equilibrium has mass: in the far tails the displacement that
@@ -197,23 +180,7 @@ fn particles(args: &SpectrumArgs, spec: &RunSpec, inputs: &Inputs) -> AnyResult<
     })?;
     let d = positions.dim();
     if let Some(path) = &args.vectors {
-        write_output(Some(path), |w| {
-            let mut csv = csv::Writer::from_writer(w);
-            let mut header = vec!["mode".to_string(), "id".to_string()];
-            header.extend((0..d).map(|a| format!("x{a}")));
-            header.extend((0..d).map(|a| format!("dx{a}")));
-            csv.write_record(&header)?;
-            for (k, dx) in displacements.iter().enumerate() {
-                for (i, x) in positions.rows().enumerate() {
-                    let mut row = vec![(k + 1).to_string(), i.to_string()];
-                    row.extend(x.iter().map(|v| fmt_f64(*v)));
-                    row.extend(dx[i * d..(i + 1) * d].iter().map(|v| fmt_f64(*v)));
-                    csv.write_record(&row)?;
-                }
-            }
-            csv.flush()?;
-            Ok(())
-        })?;
+        write_fields(path, &positions, &displacements, None)?;
     }
     if let Some(path) = &args.arrows {
         let rates: Vec<f64> = s.modes.iter().map(|m| m.rate).collect();
@@ -246,6 +213,40 @@ fn particles(args: &SpectrumArgs, spec: &RunSpec, inputs: &Inputs) -> AnyResult<
         );
     }
     Ok(lines)
+}
+
+/// Writes `--vectors`: `mode,id,x0..,dx0..` for each mode's displacement at every
+/// position, and the density perturbation `eps` beside it where there is one (continuum).
+fn write_fields(
+    path: &Path,
+    positions: &ganflow::Points,
+    fields: &[Vec<f64>],
+    eps: Option<&[&[f64]]>,
+) -> AnyResult<()> {
+    let d = positions.dim();
+    write_output(Some(path), |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        let mut header = vec!["mode".to_string(), "id".to_string()];
+        header.extend((0..d).map(|a| format!("x{a}")));
+        header.extend((0..d).map(|a| format!("dx{a}")));
+        if eps.is_some() {
+            header.push("eps".into());
+        }
+        csv.write_record(&header)?;
+        for (k, dx) in fields.iter().enumerate() {
+            for (i, x) in positions.rows().enumerate() {
+                let mut row = vec![(k + 1).to_string(), i.to_string()];
+                row.extend(x.iter().map(|v| fmt_f64(*v)));
+                row.extend(dx[i * d..(i + 1) * d].iter().map(|v| fmt_f64(*v)));
+                if let Some(e) = eps {
+                    row.push(fmt_f64(e[k][i]));
+                }
+                csv.write_record(&row)?;
+            }
+        }
+        csv.flush()?;
+        Ok(())
+    })
 }
 
 /// Draws the slowest modes (up to [`DRAWN`]) at `positions`.

@@ -726,25 +726,34 @@ impl Simulation {
         }
     }
 
+    /// One round against the opponent, `dt` long. Returns the first particle whose new
+    /// position is not finite, leaving the state untouched in that case.
+    fn advance_opponent(&mut self, dt: f64) -> Result<Option<usize>> {
+        let opponent = self.opponent.as_mut().expect("called with an opponent");
+        match opponent.round(&self.particles, self.data_sums.samples(), dt) {
+            Ok(next) => {
+                self.commit(next.into_vec(), dt);
+                Ok(None)
+            }
+            Err(Error::NonFinite { index, .. }) => Ok(Some(index)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Takes one step with the configured integrator, without diagnostics or observers (what
     /// [`Simulation::run`] does between observations). Returns
     /// `Some(StopReason::NonFinite { .. })`, leaving the state as it was, when a velocity or a
     /// new position is not finite.
     pub fn step(&mut self) -> Result<Option<StopReason>> {
         self.refresh_bandwidth()?;
-        if let Some(o) = &mut self.opponent {
+        if self.opponent.is_some() {
             let dt = self.config.dt;
-            return match o.round(&self.particles, self.data_sums.samples(), dt) {
-                Ok(next) => {
-                    self.commit(next.into_vec(), dt);
-                    Ok(None)
-                }
-                Err(Error::NonFinite { index, .. }) => Ok(Some(StopReason::NonFinite {
+            return Ok(self
+                .advance_opponent(dt)?
+                .map(|particle| StopReason::NonFinite {
                     step: self.step,
-                    particle: index,
-                })),
-                Err(e) => Err(e),
-            };
+                    particle,
+                }));
         }
         let (field, _) = self.field_at(&self.particles, false)?;
         let d = self.particles.dim();
@@ -801,16 +810,16 @@ impl Simulation {
             } else {
                 None
             };
-            let opponent_v = self.opponent.as_ref().map(|o| o.velocity(&self.particles));
             let d = self.particles.dim();
-            let moving: &[f64] = match (&opponent_v, &computed) {
-                (Some(v), _) => v,
-                (None, Some((field, _, _))) => &field.velocity,
-                (None, None) => unreachable!("the field is computed without an opponent"),
+            // Against an opponent a velocity that is not finite shows in its round (which
+            // then leaves the state as it was, and the next turn reports it).
+            let moving: Option<&[f64]> = match (&self.opponent, &computed) {
+                (None, Some((field, _, _))) => Some(&field.velocity),
+                _ => None,
             };
             let mut reason = if halted.is_some() {
                 halted
-            } else if let Some(i) = first_non_finite(moving, d) {
+            } else if let Some(i) = moving.and_then(|v| first_non_finite(v, d)) {
                 Some(StopReason::NonFinite {
                     step: self.step,
                     particle: i,
@@ -866,8 +875,17 @@ impl Simulation {
                 // Against an opponent the particles move with its velocity: that is what is
                 // recorded, beside the optimal discriminator's D*.
                 let shown;
-                let (field_seen, game) = match (&self.opponent, opponent_v) {
-                    (Some(o), Some(v)) => {
+                let (field_seen, game) = match &self.opponent {
+                    Some(o) => {
+                        let v = o.velocity(&self.particles);
+                        if reason.is_none()
+                            && let Some(particle) = first_non_finite(&v, d)
+                        {
+                            reason = Some(StopReason::NonFinite {
+                                step: self.step,
+                                particle,
+                            });
+                        }
                         let dstar_data: Vec<f64> = ds
                             .log_q
                             .iter()
@@ -894,7 +912,7 @@ impl Simulation {
                             }),
                         )
                     }
-                    _ => (&field, None),
+                    None => (&field, None),
                 };
                 let obs = Observation {
                     step: self.step,
@@ -923,24 +941,17 @@ impl Simulation {
                 computed = Some((field, Some(ds), sums));
             }
             let limit = stop.max_time.map(|m| m - self.t);
-            let outcome = match (&mut self.opponent, self.config.adaptive) {
-                (Some(o), _) => {
+            let outcome = match (self.opponent.is_some(), self.config.adaptive) {
+                (true, _) => {
                     let dt = limit.map_or(self.config.dt, |l| self.config.dt.min(l));
-                    match o.round(&self.particles, self.data_sums.samples(), dt) {
-                        Ok(next) => {
-                            self.commit(next.into_vec(), dt);
-                            None
-                        }
-                        Err(Error::NonFinite { index, .. }) => Some(index),
-                        Err(e) => return Err(e),
-                    }
+                    self.advance_opponent(dt)?
                 }
-                (None, None) => {
+                (false, None) => {
                     let dt = limit.map_or(self.config.dt, |l| self.config.dt.min(l));
                     let (field, _, _) = computed.as_ref().expect("computed without an opponent");
                     self.advance(field, dt)?
                 }
-                (None, Some(tol)) => {
+                (false, Some(tol)) => {
                     let (field, _, _) = computed.as_ref().expect("computed without an opponent");
                     self.advance_adaptive(field, tol, limit)?
                 }

@@ -81,8 +81,8 @@ impl GameConfig {
     }
 }
 
-/// `grad_psi L_D` at the particles and the data. Sums run per point in a fixed order and
-/// are combined in a fixed order, so the result does not depend on the thread count.
+/// `grad_psi L_D` at the particles and the data. Each point's term is computed on its own
+/// and the terms are summed in point order, so the result does not depend on the thread count.
 pub fn objective_gradient(
     disc: &Discriminator,
     penalty: Penalty,
@@ -97,23 +97,26 @@ pub fn objective_gradient(
             _ => None,
         };
         let n = points.len() as f64;
-        let per_point: Vec<Vec<f64>> = (0..points.len())
-            .into_par_iter()
-            .map(|i| {
+        // One buffer for every point's term, summed in point order afterwards.
+        let mut per_point = vec![0.0; points.len() * p];
+        per_point
+            .par_chunks_mut(p.max(1))
+            .enumerate()
+            .for_each(|(i, g)| {
                 let at = disc.at(points.row(i), gamma.is_some());
                 let d = sigmoid(at.value);
                 let coef = if data_side { 1.0 - d } else { -d };
-                let mut g: Vec<f64> = at.grad_params.iter().map(|v| coef * v).collect();
+                g.iter_mut()
+                    .zip(&at.grad_params)
+                    .for_each(|(a, v)| *a = coef * v);
                 if let (Some(gamma), Some(n2)) = (gamma, &at.grad_params_of_norm2) {
                     g.iter_mut()
                         .zip(n2)
                         .for_each(|(a, b)| *a -= 0.5 * gamma * b);
                 }
-                g
-            })
-            .collect();
+            });
         let mut total = vec![0.0; p];
-        for g in &per_point {
+        for g in per_point.chunks_exact(p.max(1)) {
             total.iter_mut().zip(g).for_each(|(a, b)| *a += b / n);
         }
         total

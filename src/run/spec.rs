@@ -74,6 +74,18 @@ pub enum EstimatorName {
     Grid,
 }
 
+impl EstimatorName {
+    /// The estimator this names, with relative tolerance `tol` where it takes one.
+    pub fn with_tol(self, tol: f64) -> Estimator {
+        match self {
+            EstimatorName::Auto => Estimator::Auto { tol },
+            EstimatorName::Exact => Estimator::Exact,
+            EstimatorName::Kdtree => Estimator::KdTree { tol },
+            EstimatorName::Grid => Estimator::Grid { tol },
+        }
+    }
+}
+
 /// Where the target's density comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -980,12 +992,7 @@ impl RunSpec {
                 (_, TimeStep::Auto) | (IntegratorName::Heun, _) => Integrator::Heun,
                 (IntegratorName::Euler, _) => Integrator::Euler,
             },
-            estimator: match self.estimator {
-                EstimatorName::Auto => Estimator::Auto { tol },
-                EstimatorName::Exact => Estimator::Exact,
-                EstimatorName::Kdtree => Estimator::KdTree { tol },
-                EstimatorName::Grid => Estimator::Grid { tol },
-            },
+            estimator: self.estimator.with_tol(tol),
             dt: self.dt.first(),
             adaptive: (self.dt == TimeStep::Auto).then_some(self.dt_tol),
             bandwidth_g: self.bandwidth_g.unwrap_or(self.bandwidth).0,
