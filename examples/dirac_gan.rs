@@ -116,17 +116,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         })
         .collect();
-    let n = points.len() as f64;
-    let (mt, ml) = points
-        .iter()
-        .fold((0.0, 0.0), |s, p| (s.0 + p.0 / n, s.1 + p.1 / n));
-    let (sxy, sxx) = points.iter().fold((0.0, 0.0), |s, p| {
-        (s.0 + (p.0 - mt) * (p.1 - ml), s.1 + (p.0 - mt) * (p.0 - mt))
-    });
+    let slope = ganflow::plot::linear_slope(&points).ok_or("two records at least")?;
     let (re, im) = (1.0 - H * 0.25, H * (0.25f64 - 0.0625).sqrt());
     println!(
         "R1 0.5: late decay rate {:.4}; the step's linearisation {:.4}; the flow's gamma/2 = 0.25",
-        -sxy / sxx,
+        -slope,
         -(re * re + im * im).sqrt().ln_p() / H
     );
     Ok(())

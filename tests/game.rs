@@ -156,14 +156,7 @@ fn dirac_gan_r1_converges_at_half_gamma() {
             points.push((k as f64 * h, (theta * theta + psi * psi).sqrt().ln()));
         }
     }
-    let n = points.len() as f64;
-    let (mt, ml) = points
-        .iter()
-        .fold((0.0, 0.0), |s, p| (s.0 + p.0 / n, s.1 + p.1 / n));
-    let (sxy, sxx) = points.iter().fold((0.0, 0.0), |s, p| {
-        (s.0 + (p.0 - mt) * (p.1 - ml), s.1 + (p.0 - mt) * (p.0 - mt))
-    });
-    let rate = -sxy / sxx;
+    let rate = -ganflow::plot::linear_slope(&points).unwrap();
     assert!((rate - gamma / 2.0).abs() < 0.02 * gamma / 2.0, "{rate}");
 }
 
