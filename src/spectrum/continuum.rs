@@ -240,13 +240,6 @@ pub fn continuum_1d(
     grid_points: usize,
     modes: usize,
 ) -> Result<Spectrum> {
-    if !(h_g >= 0.0 && h_g.is_finite()) {
-        return Err(Error::OutOfRange {
-            what: "particle bandwidth",
-            expected: ">= 0 and finite",
-            value: h_g,
-        });
-    }
     if grid_points < 16 {
         return Err(Error::OutOfRange {
             what: "grid points",

@@ -119,13 +119,6 @@ pub fn continuum_2d(
     grid_points: usize,
     modes: usize,
 ) -> Result<Spectrum2d> {
-    if !(h_g >= 0.0 && h_g.is_finite()) {
-        return Err(Error::OutOfRange {
-            what: "particle bandwidth",
-            expected: ">= 0 and finite",
-            value: h_g,
-        });
-    }
     if !(8..=200).contains(&grid_points) {
         return Err(Error::OutOfRange {
             what: "grid points per axis in 2-D",
