@@ -74,6 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             title: format!("{name}: (theta, psi)"),
             particles: path.clone(),
             arrows: None,
+            discs: Vec::new(),
         })
         .collect();
     scatter_png(&out.join("phase.png"), &[(0.0, 0.0)], &panels, 360)?;

@@ -18,6 +18,7 @@ use ganflow::imitate::baselines::{behaviour_cloning, random_rollouts};
 use ganflow::imitate::measures::{distances, goal_shares, routes};
 use ganflow::imitate::{Expert, Imitation, Objective, Trajectories};
 use ganflow::kde::{BandwidthSpec, Estimator};
+use ganflow::plot::imitation::environment;
 use ganflow::plot::{Panel, scatter_png};
 use ganflow::{FlowConfig, Loss};
 
@@ -121,6 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     title: format!("around-obstacle: {method}"),
                     particles: points(t),
                     arrows: None,
+                    discs: environment(Some(Expert::AroundObstacle)),
                 });
             }
         }

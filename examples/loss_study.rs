@@ -118,6 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 title: format!("{l}, t = {}", STEPS as f64 * DT),
                 particles: projection.apply(p),
                 arrows: None,
+                discs: Vec::new(),
             })
             .collect();
         scatter_png(

@@ -413,8 +413,75 @@ fn imitate_command() {
             .count();
         assert!(red > 200, "panel {panel}: {red} red pixels");
     }
+    // The obstacle is drawn in each panel (filled, under the paths: most of its ~10^4
+    // pixels stay uncovered).
+    for panel in 0..2u32 {
+        let disc = (panel * 420..(panel + 1) * 420)
+            .flat_map(|x| (0..420).map(move |y| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0 == [120, 170, 230])
+            .count();
+        assert!(disc > 2000, "panel {panel}: {disc} obstacle pixels");
+    }
     assert!(dir.path().join("one/flow.gif").exists());
     assert_eq!(paths.lines().count(), 1 + 4 * 40 * 11);
+    // run.toml names the command and reproduces the folder bit for bit; `resume` and
+    // `run --config` refuse it, naming the command that reads it.
+    let toml = std::fs::read_to_string(dir.path().join("one/run.toml")).unwrap();
+    assert!(
+        toml.contains("command = \"imitate\"") && toml.contains("status = \"complete\""),
+        "{toml}"
+    );
+    let o = ganflow(
+        dir.path(),
+        &[
+            "imitate",
+            "--config",
+            "one/run.toml",
+            "--out",
+            "again",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in [
+        "paths.csv",
+        "metrics.csv",
+        "final_paths.csv",
+        "demos.csv",
+        "run.toml",
+    ] {
+        let a = std::fs::read(dir.path().join("one").join(name)).unwrap();
+        assert_eq!(
+            a,
+            std::fs::read(dir.path().join("again").join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    // An option on the command line overrides the file.
+    let o = ganflow(
+        dir.path(),
+        &[
+            "imitate",
+            "--config",
+            "one/run.toml",
+            "--steps",
+            "10",
+            "--out",
+            "short",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = std::fs::read_to_string(dir.path().join("short/metrics.csv")).unwrap();
+    assert_eq!(m.lines().count(), 1 + 2, "{m}");
+    for args in [&["resume", "one"][..], &["run", "--config", "one/run.toml"]] {
+        let o = ganflow(dir.path(), args);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && e.contains("`ganflow imitate --config`"),
+            "{args:?}: {e}"
+        );
+    }
     // Behaviour cloning: one record, every rollout into the obstacle.
     let o = run(&["--objective", "bc", "--out", "bc"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -9,7 +9,8 @@ use std::process::Command;
 
 use common::normal;
 use ganflow::plot::{
-    CurvePanel, Panel, Projection, curves_png, flow_gif, image_grid_png, scatter_png,
+    CurvePanel, DISC_COLOR, Disc, Panel, Projection, curves_png, flow_gif, image_grid_png,
+    scatter_png,
 };
 use image::AnimationDecoder;
 
@@ -45,6 +46,7 @@ fn pictures_have_the_stated_size() {
         title: format!("panel {k}"),
         particles: proj.apply(&normal(100, 5, 10 + k as u64)),
         arrows: Some(vec![(0.1, -0.2); 100]),
+        discs: Vec::new(),
     };
     let p = dir.path().join("s.png");
     scatter_png(&p, &xy, &[panel(0), panel(1)], 300).unwrap();
@@ -236,4 +238,49 @@ fn bench_writes_one_row_per_configuration_and_a_picture() {
         .collect();
     assert_eq!(ns, ["200", "200"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("skipped"));
+}
+
+/// An environment's disc is drawn round and filled: its pixels fill pi/4 of their bounding
+/// box, which is as wide as it is tall. The axes are equal in data units per pixel only when
+/// the panel's two ranges match, so the data span the same square in x and y.
+#[test]
+fn discs_are_drawn_round_and_filled() {
+    let dir = tempfile::tempdir().unwrap();
+    let corners = [(-1.0, -1.0), (1.0, 1.0), (-1.0, 1.0), (1.0, -1.0)];
+    let panel = Panel {
+        title: "disc".into(),
+        particles: Vec::new(),
+        arrows: None,
+        discs: vec![Disc {
+            centre: (0.0, 0.0),
+            radius: 0.5,
+        }],
+    };
+    let p = dir.path().join("d.png");
+    scatter_png(&p, &corners, &[panel], 400).unwrap();
+    let img = image::open(&p).unwrap().to_rgb8();
+    let blue: Vec<(u32, u32)> = img
+        .enumerate_pixels()
+        .filter(|(_, _, px)| px.0 == [DISC_COLOR.0, DISC_COLOR.1, DISC_COLOR.2])
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    let (x0, x1) = blue
+        .iter()
+        .fold((u32::MAX, 0), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (y0, y1) = blue
+        .iter()
+        .fold((u32::MAX, 0), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (w, h) = (f64::from(x1 - x0 + 1), f64::from(y1 - y0 + 1));
+    // The plot area is not square (caption and label areas), so the disc is an ellipse whose
+    // axes are in the ratio of the area's pixels per unit; a filled ellipse covers pi/4 of its
+    // box. At w, h of ~100 px the edge's rasterisation moves the share by ~2/w.
+    let share = blue.len() as f64 / (w * h);
+    assert!(w > 60.0 && h > 60.0, "{w} x {h}");
+    assert!(
+        (share - std::f64::consts::FRAC_PI_4).abs() < 0.03,
+        "fills {share} of its box"
+    );
+    // Its centre is inside it: the middle of its box is blue.
+    let mid = img.get_pixel((x0 + x1) / 2, (y0 + y1) / 2).0;
+    assert_eq!(mid, [DISC_COLOR.0, DISC_COLOR.1, DISC_COLOR.2]);
 }

@@ -196,74 +196,11 @@ pub struct DriveArgs {
     pub quiet: bool,
 }
 
-/// What `ganflow imitate` matches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ObjectiveName {
-    /// the pooled state-action pairs (GAIL's occupancy measure)
-    Occupancy,
-    /// whole trajectories, in path space
-    Path,
-    /// behaviour cloning: k-nearest-neighbour actions rolled out (no flow)
-    Bc,
-}
-
 /// `ganflow imitate`.
 #[derive(Args, Clone, Debug)]
 pub struct ImitateArgs {
-    /// Demonstrations (CSV traj,t,s0..[,a0..]) [default: --expert's].
-    #[arg(long, value_name = "FILE.csv")]
-    pub demos: Option<PathBuf>,
-    /// The built-in expert, without --demos: around-obstacle, two-goals or circle.
-    #[arg(long, default_value = "around-obstacle")]
-    pub expert: String,
-    /// Demonstrations drawn from the expert.
-    #[arg(long, default_value_t = 200)]
-    pub m: usize,
-    /// Steps per demonstration drawn from the expert.
-    #[arg(long, value_name = "T", default_value_t = 20)]
-    pub horizon: usize,
-    /// The dynamics' time step (checked against the demonstrations' actions).
-    #[arg(long, default_value_t = 1.0)]
-    pub tau: f64,
-    /// What the learners match.
-    #[arg(long, value_enum, default_value = "path")]
-    pub objective: ObjectiveName,
-    /// Where the learners start: `random` (rollouts of random actions with the
-    /// demonstrations' action mean and standard deviation, from their start states) or a
-    /// CSV file in the demonstrations' format.
-    #[arg(long, default_value = "random")]
-    pub init: String,
-    /// Learner trajectories (with --init random).
-    #[arg(long, default_value_t = 200)]
-    pub n: usize,
-    /// Flow steps.
-    #[arg(long, default_value_t = 200)]
-    pub steps: u64,
-    /// Time step of the flow [default: 0.1 on paths, 0.002 on pairs, whose pull-back
-    /// through the dynamics is stiffer].
-    #[arg(long)]
-    pub dt: Option<f64>,
-    /// Generator loss.
-    #[arg(long, value_enum, default_value = "non-saturating")]
-    pub loss: ganflow::run::spec::LossName,
-    /// Velocity scheme.
-    #[arg(long, value_enum, default_value = "plugin")]
-    pub scheme: ganflow::run::spec::SchemeName,
-    /// Bandwidth of both densities [default: 1 on paths, scott on pairs].
-    #[arg(long)]
-    pub bandwidth: Option<ganflow::run::spec::BandwidthText>,
-    /// Density estimator.
-    #[arg(long, value_enum, default_value = "exact")]
-    pub estimator: ganflow::run::spec::EstimatorName,
-    /// Relative tolerance of the tree and grid estimators.
-    #[arg(long, default_value_t = 1e-6)]
-    pub tol: f64,
-    /// Record every K flow steps (and the last).
-    #[arg(long, default_value_t = 10)]
-    pub every: u64,
-    /// Random seed (random starts, demonstrations from --expert, sliced distances).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub spec: ganflow::imitate::ImitateSpec,
     /// Worker threads [default: all cores]. Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -276,6 +213,13 @@ pub struct ImitateArgs {
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Also draw the imitation (as `ganflow plot DIR`): paths.png and flow.gif.
+    #[arg(long)]
+    pub plot: bool,
+    /// Read options from a TOML file (keys as the long options, as in an imitation's
+    /// run.toml); options given on the command line override it.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
 }
 
 /// `ganflow demos`.

@@ -1,102 +1,49 @@
-//! `ganflow imitate`: demonstrations and starts loaded and checked, a claimed folder, the
-//! imitation run.
+//! `ganflow imitate`: the specification from defaults, `--config` and the command line; the
+//! demonstrations and starts loaded and checked; a claimed folder; the imitation run, with
+//! its `run.toml`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use ganflow::FlowConfig;
-use ganflow::imitate::baselines::random_rollouts;
-use ganflow::imitate::flow::Objective;
-use ganflow::imitate::record::{ImitationRun, Method, run_imitation};
-use ganflow::imitate::{EXPERT_NAMES, Expert, read_demos};
-use ganflow::kde::BandwidthSpec;
-use ganflow::run::RunFolder;
+use ganflow::imitate::record::run_imitation;
+use ganflow::plot::imitation::draw_imitation;
+use ganflow::run::{RunFolder, RunStatus};
 
-use super::args::{ImitateArgs, ObjectiveName};
-use super::{AnyResult, say, set_threads};
+use super::args::ImitateArgs;
+use super::{AnyResult, read_config, say, set_threads};
 
-pub fn imitate(args: ImitateArgs) -> AnyResult<()> {
+pub fn imitate(args: ImitateArgs, given: &[String]) -> AnyResult<()> {
     set_threads(args.threads)?;
-    // Everything is read and checked before a folder is made.
-    let (experts, expert) = match &args.demos {
-        Some(path) => (read_demos(path, args.tau)?, None),
-        None => {
-            let e = Expert::by_name(&args.expert).ok_or_else(|| {
-                format!(
-                    "--expert: unknown {:?}; one of: {}",
-                    args.expert,
-                    EXPERT_NAMES.join(", ")
-                )
-            })?;
-            if args.m == 0 || args.horizon == 0 {
-                return Err("--m and --horizon: must be at least 1".into());
-            }
-            (e.demos(args.m, args.horizon, args.tau, args.seed)?, Some(e))
-        }
-    };
-    let start = if args.init == "random" {
-        if args.n == 0 {
-            return Err("--n: must be at least 1, got 0".into());
-        }
-        random_rollouts(&experts, args.n, args.seed.wrapping_add(1))?
-    } else {
-        let s = read_demos(Path::new(&args.init), args.tau)?;
-        if s.horizon != experts.horizon || s.dim != experts.dim {
-            return Err(format!(
-                "--init {}: trajectories of {} steps in {}-D, the demonstrations' have {} in {}-D",
-                args.init, s.horizon, s.dim, experts.horizon, experts.dim
-            )
-            .into());
-        }
-        s
-    };
-    let (method, path_space) = match args.objective {
-        ObjectiveName::Occupancy => (Method::Flow(Objective::Occupancy), false),
-        ObjectiveName::Path => (Method::Flow(Objective::Path), true),
-        ObjectiveName::Bc => (Method::BehaviourCloning, true),
-    };
-    let dt = args.dt.unwrap_or(if path_space { 0.1 } else { 0.002 });
-    if !(dt > 0.0 && dt.is_finite()) {
-        return Err(format!("--dt: must be > 0 and finite, got {dt}").into());
-    }
-    let bandwidth = match args.bandwidth {
-        Some(b) => b.0,
-        None if path_space => BandwidthSpec::fixed(1.0),
-        None => BandwidthSpec::default(),
-    };
-    let config = FlowConfig {
-        scheme: args.scheme.into(),
-        loss: args.loss.into(),
-        bandwidth_g: bandwidth,
-        bandwidth_q: bandwidth,
-        estimator: args.estimator.with_tol(args.tol),
-        dt,
-        ..FlowConfig::default()
-    };
-    config.estimator.validate()?;
-    let mut inputs: Vec<PathBuf> = args.demos.iter().cloned().collect();
-    if args.init != "random" {
-        inputs.push(PathBuf::from(&args.init));
-    }
+    let parsed = toml::Table::try_from(&args.spec)?;
+    let config = read_config(args.config.as_deref())?;
+    let mut spec = ganflow::imitate::ImitateSpec::merge(
+        config.as_ref().map(super::ConfigFile::parts),
+        super::given_values(&parsed, given),
+    )?;
+    // Everything is read and checked before a folder is made; then the paths are made
+    // absolute, so that run.toml works from any folder.
+    let inputs = spec.inputs()?;
+    spec.absolutize()?;
+    let run = spec.imitation_run()?;
     let folder = match &args.out {
-        Some(out) => RunFolder::claim(out, args.force, &inputs)?,
+        Some(out) => RunFolder::claim(out, args.force, &spec.input_files())?,
         None => RunFolder::claim_next(Path::new("runs"))?,
     };
-    let run = ImitationRun {
-        method,
-        config,
-        steps: args.steps,
-        every: args.every,
-        expert,
-        seed: args.seed,
-    };
+    spec.write_run_toml(&folder, RunStatus::Running)?;
     let quiet = args.quiet;
-    let total = args.steps;
+    let total = spec.steps;
     let mut progress = |k: u64| {
         if !quiet && k.is_multiple_of(50) {
             eprintln!("step {k}/{total}");
         }
     };
-    let summary = run_imitation(&run, &experts, start, &folder, &mut progress)?;
+    let summary = match run_imitation(&run, &inputs.experts, inputs.start, &folder, &mut progress) {
+        Ok(s) => s,
+        Err(e) => {
+            spec.write_run_toml(&folder, RunStatus::Failed)?;
+            return Err(e.into());
+        }
+    };
+    spec.write_run_toml(&folder, RunStatus::Complete)?;
     let values: Vec<String> = summary
         .last
         .iter()
@@ -104,5 +51,10 @@ pub fn imitate(args: ImitateArgs) -> AnyResult<()> {
         .map(|(name, v)| format!("{name} {v:.4}"))
         .collect();
     say(&format!("{} steps; {}", summary.steps, values.join(", ")))?;
+    if args.plot {
+        for path in draw_imitation(folder.path(), run.expert)? {
+            say(&format!("wrote {}", path.display()))?;
+        }
+    }
     say(&format!("wrote {}", folder.path().display()))
 }

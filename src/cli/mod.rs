@@ -21,7 +21,7 @@ mod spectrum;
 mod velocity;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::parser::ValueSource;
@@ -67,7 +67,12 @@ pub fn main() -> AnyResult<ExitCode> {
         }
         Command::Sample(args) => sample(args).and(done),
         Command::Demos(args) => demos::demos(args).and(done),
-        Command::Imitate(args) => imitate::imitate(*args).and(done),
+        Command::Imitate(args) => {
+            let sub = matches
+                .subcommand_matches("imitate")
+                .ok_or("internal: imitate matched without its arguments")?;
+            imitate::imitate(*args, &given_options(sub)).and(done)
+        }
         Command::Plot(args) => plot::plot(args).and(done),
         Command::Bench(args) => bench::bench(args).and(done),
     }
@@ -91,6 +96,16 @@ pub fn resolve_spec(
     given: &[String],
 ) -> AnyResult<ganflow::run::RunSpec> {
     let parsed = toml::Table::try_from(parsed)?;
+    let config = read_config(config)?;
+    Ok(ganflow::run::RunSpec::merge(
+        config.as_ref().map(ConfigFile::parts),
+        given_values(&parsed, given),
+    )?)
+}
+
+/// The options the user gave (`given`, clap ids), keyed as the long options, with their
+/// values from the parsed specification `parsed`.
+pub fn given_values(parsed: &toml::Table, given: &[String]) -> toml::Table {
     let mut overrides = toml::Table::new();
     for id in given {
         let key = id.replace('_', "-");
@@ -98,15 +113,34 @@ pub fn resolve_spec(
             overrides.insert(key, v.clone());
         }
     }
-    let text;
-    let config = match config {
-        Some(path) => {
-            text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Some((path, text.as_str()))
-        }
-        None => None,
-    };
-    Ok(ganflow::run::RunSpec::merge(config, overrides)?)
+    overrides
+}
+
+/// A `--config` file, read.
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl ConfigFile {
+    /// The path and text, as the specifications' `merge` takes them.
+    pub fn parts(&self) -> (&Path, &str) {
+        (&self.path, &self.text)
+    }
+}
+
+/// The `--config` file, read (`None` without one).
+pub fn read_config(config: Option<&Path>) -> AnyResult<Option<ConfigFile>> {
+    config
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| ConfigFile {
+                    path: path.to_path_buf(),
+                    text,
+                })
+                .map_err(|e| format!("{}: {e}", path.display()).into())
+        })
+        .transpose()
 }
 
 /// `--threads`: the size of the worker pool (all cores when `None`). Results do not depend

@@ -9,15 +9,19 @@
 //! - [`baselines`]: random rollouts (where learners start) and behaviour cloning;
 //! - [`measures`]: sliced W2 on pairs and paths, and the experts' own yardsticks;
 //! - [`record`]: an imitation run into a run folder (`paths.csv`, `metrics.csv`,
-//!   `final_paths.csv`).
+//!   `final_paths.csv`);
+//! - [`spec`]: what decides an imitation's results, merged from the command line and a
+//!   configuration file, and written as the folder's `run.toml`.
 
 pub mod baselines;
 pub mod experts;
 pub mod flow;
 pub mod measures;
 pub mod record;
+pub mod spec;
 pub mod trajectories;
 
 pub use experts::{EXPERT_NAMES, Expert};
 pub use flow::{Imitation, Objective};
+pub use spec::{ImitateSpec, LearnerStart, ObjectiveName};
 pub use trajectories::{Trajectories, read_demos};

@@ -1,11 +1,14 @@
 //! Drawing an imitation folder: the learners' states over the demonstrations', at the first
-//! and the last record (`paths.png`), and at every record (`flow.gif`).
+//! and the last record (`paths.png`), and at every record (`flow.gif`), over the built-in
+//! expert's environment (the obstacle, the goals).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Panel, flow_gif, scatter_png};
+use super::{Disc, Panel, flow_gif, scatter_png};
 use crate::error::{Error, Result};
+use crate::imitate::Expert;
+use crate::imitate::experts::{GOALS, OBSTACLE_RADIUS};
 use crate::output::write_whole;
 
 /// Most frames in the GIF (records are thinned evenly beyond it).
@@ -47,9 +50,31 @@ fn states(path: &Path) -> Result<BTreeMap<u64, Vec<(f64, f64)>>> {
     Ok(out)
 }
 
-/// Draws `paths.png` and `flow.gif` in `dir` from its `demos.csv` and `paths.csv`; returns
-/// the files written.
-pub fn draw_imitation(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Radius of the disc that marks a goal.
+const GOAL_RADIUS: f64 = 0.06;
+
+/// The parts of an expert's environment a picture shows: `around-obstacle`'s obstacle,
+/// `two-goals`' goals (nothing for demonstrations from a file).
+pub fn environment(expert: Option<Expert>) -> Vec<Disc> {
+    match expert {
+        Some(Expert::AroundObstacle) => vec![Disc {
+            centre: (0.0, 0.0),
+            radius: OBSTACLE_RADIUS,
+        }],
+        Some(Expert::TwoGoals) => GOALS
+            .iter()
+            .map(|g| Disc {
+                centre: (g[0], g[1]),
+                radius: GOAL_RADIUS,
+            })
+            .collect(),
+        Some(Expert::Circle) | None => Vec::new(),
+    }
+}
+
+/// Draws `paths.png` and `flow.gif` in `dir` from its `demos.csv` and `paths.csv`, over
+/// `expert`'s environment; returns the files written.
+pub fn draw_imitation(dir: &Path, expert: Option<Expert>) -> Result<Vec<PathBuf>> {
     let demos: Vec<(f64, f64)> = states(&dir.join("demos.csv"))?
         .into_values()
         .flatten()
@@ -66,6 +91,7 @@ pub fn draw_imitation(dir: &Path) -> Result<Vec<PathBuf>> {
         title: format!("learners at flow step {step}"),
         particles: points.clone(),
         arrows: None,
+        discs: environment(expert),
     };
     let mut written = Vec::new();
     let path = dir.join("paths.png");

@@ -134,15 +134,44 @@ pub struct Panel {
     pub particles: Vec<(f64, f64)>,
     /// Velocity arrows in the plane, one per particle.
     pub arrows: Option<Vec<(f64, f64)>>,
+    /// Parts of the environment (an obstacle, a goal), drawn under the points.
+    pub discs: Vec<Disc>,
+}
+
+/// A filled disc in the plane's coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Disc {
+    /// Centre.
+    pub centre: (f64, f64),
+    /// Radius, in the plane's units.
+    pub radius: f64,
+}
+
+impl Disc {
+    /// Vertices of the polygon that draws it (enough that its edge looks round).
+    fn outline(&self) -> Vec<(f64, f64)> {
+        const SIDES: usize = 96;
+        (0..SIDES)
+            .map(|k| {
+                let a = std::f64::consts::TAU * k as f64 / SIDES as f64;
+                (
+                    self.centre.0 + self.radius * a.cos_p(),
+                    self.centre.1 + self.radius * a.sin_p(),
+                )
+            })
+            .collect()
+    }
 }
 
 const DATA_COLOR: RGBColor = RGBColor(150, 150, 150);
 const PARTICLE_COLOR: RGBColor = RGBColor(200, 40, 40);
+/// The colour of the environment's discs (obstacles, goals).
+pub const DISC_COLOR: RGBColor = RGBColor(120, 170, 230);
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
-/// Draws one scatter panel into `area`: the data in grey, the particles in red, and the
-/// arrows when the panel has them, on fixed axes.
+/// Draws one scatter panel into `area`: the environment's discs in blue, the data in grey,
+/// the particles in red, and the arrows when the panel has them, on fixed axes.
 fn draw_scatter(
     area: &Area<'_>,
     path: &Path,
@@ -161,6 +190,14 @@ fn draw_scatter(
         .configure_mesh()
         .light_line_style(WHITE)
         .draw()
+        .map_err(|e| plot_err(path, e))?;
+    chart
+        .draw_series(
+            panel
+                .discs
+                .iter()
+                .map(|d| Polygon::new(d.outline(), DISC_COLOR.filled())),
+        )
         .map_err(|e| plot_err(path, e))?;
     chart
         .draw_series(data.iter().map(|&p| Circle::new(p, 1, DATA_COLOR.filled())))

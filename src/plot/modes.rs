@@ -52,6 +52,7 @@ pub fn modes_png(
                     .map(|i| (x[i], m.displacement[i]))
                     .collect(),
                 arrows: None,
+                discs: Vec::new(),
             })
             .collect();
         (Vec::new(), panels)
@@ -76,6 +77,7 @@ pub fn modes_png(
                     title: m.title.clone(),
                     particles: xy.clone(),
                     arrows: Some(arrows),
+                    discs: Vec::new(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;

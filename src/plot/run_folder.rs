@@ -171,6 +171,7 @@ pub fn draw_run(
             title: format!("step {}, t = {:.3}", f.step, f.t),
             particles: projection.apply(&f.positions),
             arrows,
+            discs: Vec::new(),
         })
     };
     let chosen: Vec<&Frame> = match steps {

@@ -15,6 +15,7 @@ pub mod estimate;
 pub mod folder;
 pub mod inputs;
 pub mod spec;
+pub mod spec_file;
 
 pub use checkpoint::Checkpoint;
 pub use driver::{Extend, Outcome, RunOptions, resume, start};

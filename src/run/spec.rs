@@ -25,6 +25,9 @@ use crate::game::{Family, GameConfig, Penalty, Updates};
 use crate::kde::{Bandwidth, BandwidthFrom, BandwidthSpec, Estimator};
 use crate::metrics::{OPTIONAL_METRICS, SPECTRUM_SUMMARY};
 
+pub use super::spec_file::RunStatus;
+use super::spec_file::{self, Command, Specification, option_error, positive};
+
 /// The velocity scheme, as named on the command line and in `run.toml`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -412,7 +415,7 @@ pub fn parse_list<T: FromStr>(s: &str) -> std::result::Result<Vec<T>, String> {
 
 /// Serialises a value through its `Display` and reads it back through `FromStr`, so that a
 /// typed field is written in `run.toml` exactly as on the command line.
-mod text {
+pub(crate) mod text {
     use super::*;
     pub fn serialize<T: fmt::Display, S: serde::Serializer>(
         v: &T,
@@ -432,7 +435,7 @@ mod text {
 }
 
 /// [`text`] for optional values.
-mod opt_text {
+pub(crate) mod opt_text {
     use super::*;
     pub fn serialize<T: fmt::Display, S: serde::Serializer>(
         v: &Option<T>,
@@ -673,126 +676,25 @@ impl Default for RunSpec {
     }
 }
 
-/// The first line of every `run.toml`'s body: the version that wrote it.
-pub const VERSION_KEY: &str = "ganflow-version";
-/// The key of a run folder's state in `run.toml`.
-pub const STATUS_KEY: &str = "status";
-
-/// Where a run stands, as written in its `run.toml`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RunStatus {
-    /// Being computed now (or killed while it was: `ganflow resume` continues it).
-    Running,
-    /// Stopped by a signal; `ganflow resume` continues it.
-    Interrupted,
-    /// Stopped by an error; the message said which.
-    Failed,
-    /// Finished by its stop rule; `ganflow resume --steps` extends it.
-    Complete,
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Running => "running",
-            Self::Interrupted => "interrupted",
-            Self::Failed => "failed",
-            Self::Complete => "complete",
-        })
-    }
-}
-
-fn option_error(option: &str, message: impl Into<String>) -> Error {
-    Error::InvalidOption {
-        option: option.to_string(),
-        message: message.into(),
-    }
-}
-
 impl RunSpec {
-    /// Merges, in order, the defaults, a configuration file's table (`config`: its path and
-    /// contents; a `run.toml` works too) and the options given on the command line (`given`,
-    /// keyed as the long options). Unknown keys and badly typed values name the file or the
-    /// option; a `run.toml` written by another ganflow version is refused.
+    /// Merges the defaults, a configuration file and the options given on the command line
+    /// ([`spec_file::merge`]).
     pub fn merge(config: Option<(&Path, &str)>, given: toml::Table) -> Result<Self> {
-        let mut table = toml::Table::new();
-        if let Some((path, text)) = config {
-            let file_err = |message: String| Error::File {
-                path: path.to_path_buf(),
-                message,
-            };
-            let mut file: toml::Table =
-                toml::from_str(text).map_err(|e| file_err(e.to_string()))?;
-            check_version(&mut file).map_err(file_err)?;
-            file.remove(STATUS_KEY);
-            // Checked on its own, so that an unknown key is blamed on the file.
-            let _: RunSpec = toml::Value::Table(file.clone())
-                .try_into()
-                .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
-            table = file;
-        }
-        for (key, value) in given {
-            table.insert(key, value);
-        }
-        let spec: RunSpec = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| option_error("the command line", e.to_string()))?;
-        spec.check()?;
-        Ok(spec)
+        spec_file::merge(config, given)
     }
 
     /// Reads a run folder's `run.toml`: the specification and the status.
     pub fn read_run_toml(path: &Path) -> Result<(Self, RunStatus)> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let file_err = |message: String| Error::File {
-            path: path.to_path_buf(),
-            message,
-        };
-        let mut table: toml::Table = toml::from_str(&text).map_err(|e| file_err(e.to_string()))?;
-        check_version(&mut table).map_err(file_err)?;
-        let status = match table.remove(STATUS_KEY) {
-            Some(v) => v
-                .try_into()
-                .map_err(|e: toml::de::Error| file_err(e.to_string()))?,
-            None => {
-                return Err(file_err(format!(
-                    "no {STATUS_KEY} key: not a run folder's run.toml"
-                )));
-            }
-        };
-        let spec: RunSpec = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
-        spec.check().map_err(|e| file_err(e.to_string()))?;
-        Ok((spec, status))
+        spec_file::read(path)
     }
 
     /// The text of `run.toml` for this specification and status.
     pub fn to_run_toml(&self, status: RunStatus) -> Result<String> {
-        let version = env!("CARGO_PKG_VERSION");
-        let body = toml::to_string(self).map_err(|e| option_error("run.toml", e.to_string()))?;
-        Ok(format!(
-            "# ganflow {version}: `ganflow run --config run.toml` runs this again; \
-             `ganflow resume DIR` continues it\n{VERSION_KEY} = {version:?}\n{STATUS_KEY} = \"{status}\"\n{body}"
-        ))
+        spec_file::text(self, status)
     }
 
     /// Checks every rule, naming the option that breaks it.
     pub fn check(&self) -> Result<()> {
-        let positive = |option: &str, v: f64| {
-            if v > 0.0 && v.is_finite() {
-                Ok(())
-            } else {
-                Err(option_error(
-                    option,
-                    format!("must be > 0 and finite, got {v}"),
-                ))
-            }
-        };
         let at_least_one = |option: &str, v: u64| {
             if v >= 1 {
                 Ok(())
@@ -1088,26 +990,12 @@ pub fn builtin(
     })
 }
 
-/// Takes the version key out of a `run.toml` or configuration table; a version other than
-/// this one is refused (a file without the key, written by hand, is fine).
-fn check_version(table: &mut toml::Table) -> std::result::Result<(), String> {
-    // The key of version 0.1, before keys were spelled as the long options.
-    if let Some(v) = table.remove("ganflow_version") {
-        let v = v.as_str().map_or_else(|| v.to_string(), String::from);
-        return Err(format!(
-            "written by ganflow {v}, whose keys this version ({}) does not read; \
-             write the options again by hand or rerun that version",
-            env!("CARGO_PKG_VERSION")
-        ));
-    }
-    match table.remove(VERSION_KEY) {
-        None => Ok(()),
-        Some(toml::Value::String(v)) if v == env!("CARGO_PKG_VERSION") => Ok(()),
-        Some(v) => Err(format!(
-            "written by ganflow {}, but this is ganflow {}: results may differ, so it is refused",
-            v.as_str().map_or_else(|| v.to_string(), String::from),
-            env!("CARGO_PKG_VERSION")
-        )),
+impl Specification for RunSpec {
+    const COMMAND: Command = Command::Run;
+    const RERUN: &'static str =
+        "`ganflow run --config run.toml` runs this again; `ganflow resume DIR` continues it";
+    fn check(&self) -> Result<()> {
+        RunSpec::check(self)
     }
 }
 
