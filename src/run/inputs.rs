@@ -130,6 +130,21 @@ impl Inputs {
         })
     }
 
+    /// Inputs given as points (a library caller's own arrays): the data's own coordinates, no
+    /// closed form, no mode centres, a learning discriminator starting from zeros.
+    pub fn from_points(data: Points, particles: Points) -> Self {
+        Self {
+            data,
+            names: None,
+            target: None,
+            particles,
+            coordinates: None,
+            density: None,
+            modes: None,
+            disc_init: None,
+        }
+    }
+
     /// The simulation at step 0: the flow on the run's coordinates.
     pub fn simulation(&self, spec: &RunSpec) -> Result<Simulation> {
         let (data, particles) = match &self.coordinates {

@@ -161,9 +161,46 @@ pub fn merge<T: Specification>(config: Option<(&Path, &str)>, given: toml::Table
     for (key, value) in given {
         table.insert(key, value);
     }
-    let spec: T = toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| option_error("the command line", e.to_string()))?;
+    from_options(table, OptionSource::CommandLine)
+}
+
+/// Where options come from, for the names errors give them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionSource {
+    /// The command line: `--bandwidth-g`.
+    CommandLine,
+    /// A library caller's keyword arguments (Python): `bandwidth_g`.
+    Keywords,
+}
+
+impl OptionSource {
+    /// The name of the option whose key is `key` (`bandwidth-g`).
+    pub fn name(self, key: &str) -> String {
+        match self {
+            Self::CommandLine => format!("--{key}"),
+            Self::Keywords => key.replace('-', "_"),
+        }
+    }
+}
+
+/// The specification from `options` (keyed as the long options) over the defaults, checked.
+/// A key or value that does not read is blamed on its option, named as `source` names it.
+pub fn from_options<T: Specification>(options: toml::Table, source: OptionSource) -> Result<T> {
+    let whole: std::result::Result<T, toml::de::Error> =
+        toml::Value::Table(options.clone()).try_into();
+    let spec = match whole {
+        Ok(spec) => spec,
+        Err(e) => {
+            // The first option that does not read on its own names the error.
+            for (key, value) in options {
+                let one = toml::Table::from_iter([(key.clone(), value)]);
+                if let Err(e) = toml::Value::Table(one).try_into::<T>() {
+                    return Err(option_error(&source.name(&key), e.message()));
+                }
+            }
+            return Err(option_error("options", e.message()));
+        }
+    };
     spec.check()?;
     Ok(spec)
 }
