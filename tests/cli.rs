@@ -12,8 +12,8 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-const TINY: [&str; 10] = [
-    "run", "--n", "50", "--m", "60", "--steps", "7", "--every", "3", "--seed",
+const TINY: [&str; 12] = [
+    "run", "--n", "50", "--m", "60", "--steps", "7", "--every", "3", "--dt", "0.1", "--seed",
 ];
 
 #[test]

@@ -46,7 +46,7 @@ def _points(name: str, values: Any) -> np.ndarray:
 def kde(
     samples: Any,
     queries: Any,
-    bandwidth: Any = "scott",
+    bandwidth: Any = "auto",
     estimator: str = "auto",
     tol: float = 1e-6,
     log_weights: Any = None,
@@ -56,7 +56,9 @@ def kde(
     Args:
         samples: (m, d) sample points.
         queries: (n, d) points at which to estimate.
-        bandwidth: a number, or a rule on the samples: ``"scott"`` or ``"silverman"``.
+        bandwidth: a number, or a rule on the samples: ``"auto"`` (the larger of Scott's rule
+            and ``"knn"``), ``"scott"``, ``"silverman"`` or ``"knn"`` (the median distance to
+            the 10th nearest neighbour).
         estimator: ``"exact"`` (every pair), ``"kdtree"``, ``"grid"`` (d <= 2) or ``"auto"``.
         tol: relative tolerance of the tree and grid: the log-density is within
             ``-ln(1 - tol)``, the score within ``tol (|score| + 1/h)``.

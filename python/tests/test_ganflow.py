@@ -94,7 +94,7 @@ def test_a_run_gives_the_command_lines_bits(tmp_path, options, flags):
     write_csv(tmp_path / "start.csv", x)
     write_csv(tmp_path / "data.csv", y)
     cli(
-        "run", "--data", "data.csv", "--init", "start.csv", "--steps", "20", "--out", "r",
+        "run", "--data", "data.csv", "--no-standardize", "--init", "start.csv", "--steps", "20", "--out", "r",
         "--quiet", *flags, cwd=tmp_path,
     )
     final = read_csv(tmp_path / "r" / "final.csv")

@@ -123,9 +123,10 @@ pub struct FlowArgs {
     /// |score| + 1/h), in (0, 1).
     #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
     pub tol: f64,
-    /// Bandwidth of both densities, in data units: `scott` or `silverman` (rule of thumb on
-    /// the data), `scott:particles` or `silverman:particles` (on the particles), or a number.
-    #[arg(long, default_value = "scott", allow_negative_numbers = true)]
+    /// Bandwidth of both densities, in data units: `auto` (the larger of Scott's rule and
+    /// `knn`), `scott`, `silverman` or `knn` (the median distance to the 10th nearest
+    /// neighbour) on the data, or with `:particles` on the particles; or a number.
+    #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     pub bandwidth: BandwidthText,
     /// Bandwidth of P_g (the particles' KDE) alone; same forms as --bandwidth.
     #[arg(long, allow_negative_numbers = true)]

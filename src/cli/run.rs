@@ -19,6 +19,7 @@ pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
     // Inputs first, under the names the user gave: a bad file is reported before any folder
     // is made. Then the paths are made absolute, so that run.toml works from any folder.
     let inputs = Inputs::load(&spec)?;
+    inputs.resolve_time_step(&mut spec)?;
     absolutize(&mut spec)?;
     warn_costs(&spec, &inputs);
     // Computed before the run, so that a run it is not defined for is refused at once.

@@ -201,9 +201,9 @@ impl Observer for Progress {
             self.stall_told = true;
             let advice = if s.unseen >= s.swamped {
                 "the particles do not see the data through a kernel this narrow: widen it \
-                 (--bandwidth with a larger number), put the features on one scale \
-                 (--standardize), or use --loss non-saturating, whose weight does not vanish \
-                 where D* does"
+                 (--bandwidth auto or knn, which reach across the gaps between the data, or a \
+                 larger number), put the features on one scale (--standardize), or use \
+                 --loss non-saturating, whose weight does not vanish where D* does"
             } else {
                 "the particles sit among the data but see too little of each other: widen the \
                  particles' kernel (--bandwidth-g with a larger number)"

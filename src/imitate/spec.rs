@@ -110,7 +110,7 @@ pub struct ImitateSpec {
     /// Velocity scheme.
     #[arg(long, value_enum, default_value = "plugin")]
     pub scheme: SchemeName,
-    /// Bandwidth of both densities [default: 1 on paths, scott on pairs].
+    /// Bandwidth of both densities [default: 1 on paths, auto on pairs].
     #[arg(long)]
     #[serde(with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub bandwidth: Option<BandwidthText>,

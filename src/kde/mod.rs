@@ -26,7 +26,7 @@ pub mod grid;
 pub mod kdtree;
 pub mod simd;
 
-pub use bandwidth::{Bandwidth, BandwidthFrom, BandwidthSpec};
+pub use bandwidth::{Bandwidth, BandwidthFrom, BandwidthSpec, KNN_NEIGHBOUR, KNN_QUERIES};
 pub use blocked::BlockedSums;
 pub use exact::ExactSums;
 pub use grid::GridSums;

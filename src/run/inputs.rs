@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::spec::{DataDensity, DiscInit, DiscriminatorKind, RunSpec, Start};
+use super::spec::{
+    Coordinates, DataDensity, DiscInit, DiscriminatorKind, RunSpec, Start, TimeStep,
+};
 use crate::datasets::{Builtin, IsotropicMixture, read_csv, read_csv_with_header};
 use crate::error::{Error, Result, io_at};
 use crate::flow::sim::Simulation;
@@ -49,12 +51,10 @@ impl Inputs {
             (None, Some(b)) => (b.sample(spec.m, spec.seed)?, None),
             (None, None) => unreachable!("a spec without --data has a built-in target"),
         };
-        let coordinates = if spec.whiten {
-            Some(Standardizer::fit_whitening(&data))
-        } else if spec.standardize {
-            Some(Standardizer::fit(&data))
-        } else {
-            None
+        let coordinates = match spec.coordinates() {
+            Coordinates::Whitened => Some(Standardizer::fit_whitening(&data)),
+            Coordinates::Standardized => Some(Standardizer::fit(&data)),
+            Coordinates::Data => None,
         };
         let particles = load_start(spec, &data, coordinates.as_ref())?;
         let density = match spec.data_density {
@@ -145,12 +145,32 @@ impl Inputs {
         }
     }
 
+    /// The data and the particles in the flow's coordinates.
+    fn in_flow_coordinates(&self) -> Result<(Points, Points)> {
+        match &self.coordinates {
+            Some(s) => Ok((s.forward(&self.data)?, s.forward(&self.particles)?)),
+            None => Ok((self.data.clone(), self.particles.clone())),
+        }
+    }
+
+    /// Resolves a step given per squared bandwidth (`--dt 0.6h^2`, the default) into the
+    /// fixed step it comes to with the particles' bandwidth at the start, in the flow's
+    /// coordinates and before any annealing.
+    pub fn resolve_time_step(&self, spec: &mut RunSpec) -> Result<()> {
+        if let TimeStep::PerBandwidth(_) = spec.dt {
+            let (data, particles) = self.in_flow_coordinates()?;
+            let h_g = spec.flow_config().bandwidth_g.compute(&particles, &data)?;
+            spec.resolve_time_step(h_g);
+        }
+        Ok(())
+    }
+
     /// The simulation at step 0: the flow on the run's coordinates.
     pub fn simulation(&self, spec: &RunSpec) -> Result<Simulation> {
-        let (data, particles) = match &self.coordinates {
-            Some(s) => (s.forward(&self.data)?, s.forward(&self.particles)?),
-            None => (self.data.clone(), self.particles.clone()),
-        };
+        let mut resolved = spec.clone();
+        self.resolve_time_step(&mut resolved)?;
+        let spec = &resolved;
+        let (data, particles) = self.in_flow_coordinates()?;
         let config = spec.flow_config();
         let d = data.dim();
         let sim = match &self.density {

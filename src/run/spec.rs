@@ -128,8 +128,19 @@ impl fmt::Display for Start {
     }
 }
 
-/// A bandwidth as written on the command line: `scott`, `silverman`, `scott:particles`,
-/// `silverman:particles` or a number.
+/// The coordinates a flow runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coordinates {
+    /// The data's own.
+    Data,
+    /// Each feature centred and scaled to unit standard deviation.
+    Standardized,
+    /// Whitened: the data's covariance becomes the identity.
+    Whitened,
+}
+
+/// A bandwidth as written on the command line: a rule (`auto`, `scott`, `silverman`, `knn`),
+/// a rule on the particles (`RULE:particles`), or a number.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BandwidthText(pub BandwidthSpec);
 
@@ -144,9 +155,11 @@ impl FromStr for BandwidthText {
         let rule = match rule {
             "scott" => Bandwidth::Scott,
             "silverman" => Bandwidth::Silverman,
+            "knn" => Bandwidth::Knn,
+            "auto" => Bandwidth::Auto,
             v if from == BandwidthFrom::Data => {
                 let h: f64 = v.parse().map_err(|_| {
-                    format!("expected scott, silverman, RULE:particles or a number, got {s:?}")
+                    format!("expected auto, scott, silverman, knn, RULE:particles or a number, got {s:?}")
                 })?;
                 if !(h > 0.0 && h.is_finite()) {
                     return Err(format!("a fixed bandwidth must be > 0 and finite, got {s}"));
@@ -173,6 +186,8 @@ impl fmt::Display for BandwidthText {
             Bandwidth::Fixed(h) => return write!(f, "{h}"),
             Bandwidth::Scott => "scott",
             Bandwidth::Silverman => "silverman",
+            Bandwidth::Knn => "knn",
+            Bandwidth::Auto => "auto",
         };
         match self.0.from {
             BandwidthFrom::Data => f.write_str(rule),
@@ -207,14 +222,25 @@ impl fmt::Display for AnnealText {
     }
 }
 
-/// The time step: a number, or `auto` (adaptive, to `--dt-tol`).
+/// The time step: a number, a multiple of the particles' squared bandwidth (`0.6h^2`), or
+/// `auto` (adaptive, to `--dt-tol`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TimeStep {
     /// This step, every step.
     Fixed(f64),
+    /// This multiple of `h_g²`, with `h_g` the particles' bandwidth at the start (before any
+    /// annealing): the flow's own time scale, since its velocities are score differences of
+    /// size (distance) / h², and its stable step grows as h². [`RunSpec::resolve_time_step`]
+    /// turns it into a fixed step once the inputs are loaded.
+    PerBandwidth(f64),
     /// Adaptive: Heun with an embedded Euler error estimate.
     Auto,
 }
+
+/// The default time step, in squared particle bandwidths: 0.6 h² is 0.1 at the 2-D demo's
+/// bandwidth of 0.4, the step its flows were tuned with, and 5 at the bandwidth of 3 that
+/// 600 points need in 30-D.
+pub const DEFAULT_STEP_PER_H2: f64 = 0.6;
 
 /// The first step an adaptive run tries (the controller doubles it at most per step).
 pub const AUTO_FIRST_STEP: f64 = 0.01;
@@ -225,11 +251,19 @@ impl FromStr for TimeStep {
         if s == "auto" {
             return Ok(TimeStep::Auto);
         }
-        let dt: f64 = s
+        let (number, per_h2) = match s.strip_suffix("h^2") {
+            Some(c) => (c, true),
+            None => (s, false),
+        };
+        let dt: f64 = number
             .parse()
-            .map_err(|_| format!("expected a number or auto, got {s:?}"))?;
+            .map_err(|_| format!("expected a number, NUMBERh^2 or auto, got {s:?}"))?;
         if dt > 0.0 && dt.is_finite() {
-            Ok(TimeStep::Fixed(dt))
+            Ok(if per_h2 {
+                TimeStep::PerBandwidth(dt)
+            } else {
+                TimeStep::Fixed(dt)
+            })
         } else {
             Err(format!("must be > 0 and finite, got {dt}"))
         }
@@ -240,16 +274,18 @@ impl fmt::Display for TimeStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TimeStep::Fixed(dt) => write!(f, "{dt}"),
+            TimeStep::PerBandwidth(c) => write!(f, "{c}h^2"),
             TimeStep::Auto => f.write_str("auto"),
         }
     }
 }
 
 impl TimeStep {
-    /// The step, or the first step tried when adaptive.
+    /// The step, or the first step tried when adaptive. A step per squared bandwidth not
+    /// yet resolved ([`RunSpec::resolve_time_step`]) counts as its multiple of h = 1.
     pub fn first(&self) -> f64 {
         match self {
-            TimeStep::Fixed(dt) => *dt,
+            TimeStep::Fixed(dt) | TimeStep::PerBandwidth(dt) => *dt,
             TimeStep::Auto => AUTO_FIRST_STEP,
         }
     }
@@ -474,9 +510,13 @@ pub struct RunSpec {
     #[arg(long, value_enum, default_value = "kde")]
     pub data_density: DataDensity,
     /// Run on per-feature standardised coordinates (fitted on the data); every output is
-    /// written back in the original units.
+    /// written back in the original units. The default with --data (unless --centers gives
+    /// mode centres, which are in the data's units).
     #[arg(long)]
     pub standardize: bool,
+    /// Run on the data's own coordinates, also with --data.
+    #[arg(long, conflicts_with_all = ["standardize", "whiten"])]
+    pub no_standardize: bool,
     /// Run on whitened coordinates (the data's covariance becomes the identity; a
     /// full-covariance kernel in the original units); outputs are written back in the
     /// original units. For correlated features.
@@ -522,9 +562,11 @@ pub struct RunSpec {
     #[arg(long, allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection_tol: Option<f64>,
-    /// Time step (flow time units), or `auto`: adaptive, Heun's method with the embedded
-    /// Euler step as error estimate, kept within --dt-tol particle bandwidths per step.
-    #[arg(long, default_value = "0.1", allow_negative_numbers = true)]
+    /// Time step: a number (flow time units); `Ch^2`, C times the square of the particles'
+    /// bandwidth at the start (the flow's own time scale; written into run.toml as the
+    /// number it comes to); or `auto`: adaptive, Heun's method with the embedded Euler step
+    /// as error estimate, kept within --dt-tol particle bandwidths per step.
+    #[arg(long, default_value = "0.6h^2", allow_negative_numbers = true)]
     #[serde(with = "text")]
     pub dt: TimeStep,
     /// Tolerance of `--dt auto`: the largest local error of a step, in particle bandwidths.
@@ -552,10 +594,11 @@ pub struct RunSpec {
     /// |score| + 1/h), in (0, 1).
     #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
     pub tol: f64,
-    /// Bandwidth of both densities, in data units: `scott` or `silverman` (rule of thumb on
-    /// the data, fixed for the run), `scott:particles` or `silverman:particles` (on the
-    /// current particles, recomputed every step), or a number.
-    #[arg(long, default_value = "scott", allow_negative_numbers = true)]
+    /// Bandwidth of both densities, in the flow's coordinates: `auto` (the larger of Scott's
+    /// rule and `knn`), `scott` or `silverman` (rules of thumb), `knn` (the median distance
+    /// to the 10th nearest neighbour), each on the data and fixed for the run, or with
+    /// `:particles` on the current particles, recomputed every step; or a number.
+    #[arg(long, default_value = "auto", allow_negative_numbers = true)]
     #[serde(with = "text")]
     pub bandwidth: BandwidthText,
     /// Bandwidth of P_g (the particles' KDE) alone; same forms as --bandwidth.
@@ -636,6 +679,7 @@ impl Default for RunSpec {
             data: None,
             data_density: DataDensity::Kde,
             standardize: false,
+            no_standardize: false,
             whiten: false,
             init: Start::Builtin("gaussian".into()),
             n: 2000,
@@ -647,7 +691,7 @@ impl Default for RunSpec {
             steps: 200,
             time: None,
             connection_tol: None,
-            dt: TimeStep::Fixed(0.1),
+            dt: TimeStep::PerBandwidth(DEFAULT_STEP_PER_H2),
             dt_tol: 1e-3,
             integrator: IntegratorName::Euler,
             anneal: None,
@@ -776,6 +820,12 @@ impl RunSpec {
                 "cannot be combined with --standardize",
             ));
         }
+        if self.no_standardize && (self.standardize || self.whiten) {
+            return Err(option_error(
+                "--no-standardize",
+                "cannot be combined with --standardize or --whiten",
+            ));
+        }
         if self.data_density == DataDensity::Exact && (self.standardize || self.whiten) {
             return Err(option_error(
                 "--data-density",
@@ -900,6 +950,29 @@ impl RunSpec {
             bandwidth_g: self.bandwidth_g.unwrap_or(self.bandwidth).0,
             bandwidth_q: self.bandwidth_q.unwrap_or(self.bandwidth).0,
             anneal: self.anneal.map(|a| a.0),
+        }
+    }
+
+    /// Turns a step per squared bandwidth into the fixed step it comes to with the particles'
+    /// bandwidth `h_g` at the start (other steps are left as they are).
+    pub fn resolve_time_step(&mut self, h_g: f64) {
+        if let TimeStep::PerBandwidth(c) = self.dt {
+            self.dt = TimeStep::Fixed(c * h_g * h_g);
+        }
+    }
+
+    /// The coordinates the flow runs on: whitened or standardised when asked; standardised
+    /// by default for data from a file (whose features may be in any units) unless mode
+    /// centres are given in the data's units; the data's own otherwise.
+    pub fn coordinates(&self) -> Coordinates {
+        if self.whiten {
+            Coordinates::Whitened
+        } else if self.standardize {
+            Coordinates::Standardized
+        } else if self.no_standardize || self.data.is_none() || self.centers.is_some() {
+            Coordinates::Data
+        } else {
+            Coordinates::Standardized
         }
     }
 
