@@ -259,8 +259,13 @@ pub fn finish(
             return Ok(ExitCode::from(signals.exit_code()));
         }
         Err(e) => {
+            // The status run.toml now holds: `failed` when the run broke off, unchanged when
+            // the request was refused before the run moved (a resume to a step it has
+            // passed).
+            let status = RunSpec::read_run_toml(&folder.file("run.toml"))
+                .map_or_else(|_| "unknown".to_string(), |(_, s)| s.to_string());
             return Err(format!(
-                "{e}\nthe run so far is kept in {dir} (status failed in its run.toml)"
+                "{e}\nthe run so far is kept in {dir} (status {status} in its run.toml)"
             )
             .into());
         }

@@ -6,7 +6,7 @@
 //!
 //! - [`family`]: the families and their exact gradients (in the point, in the parameters,
 //!   and of the penalty `|grad_x f|²`), each tested against finite differences;
-//! - [`train`]: the discriminator's ascent and one round of the game;
+//! - [`train`](mod@train): the discriminator's ascent and one round of the game;
 //! - [`joint`]: the joint field of particles and parameters, and its rotation share;
 //! - [`player`]: the discriminator as the flow's opponent in a run.
 
