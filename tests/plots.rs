@@ -9,8 +9,9 @@ use std::process::Command;
 
 use common::normal;
 use ganflow::plot::{
-    CurvePanel, DISC_COLOR, Disc, Panel, Projection, curves_png, flow_gif, image_grid_png,
-    scatter_png,
+    CurvePanel, DATA_COLOR, DATA_CURVE_COLOR, DISC_COLOR, DensityPanel, Disc, PARTICLE_COLOR,
+    Panel, PlaneLabels, Projection, curves_png, density_png, flow_gif, image_grid_png, log_ticks,
+    scatter_png, tick_label,
 };
 use image::AnimationDecoder;
 
@@ -75,7 +76,15 @@ fn pictures_have_the_stated_size() {
     assert_eq!(png_size(&p), (500, 400));
 
     let p = dir.path().join("f.gif");
-    flow_gif(&p, &xy, &[panel(0), panel(1), panel(2)], 200, 50).unwrap();
+    flow_gif(
+        &p,
+        &xy,
+        &[panel(0), panel(1), panel(2)],
+        200,
+        50,
+        &PlaneLabels::default(),
+    )
+    .unwrap();
     assert_eq!(gif_frames(&p), vec![(200, 200); 3]);
 
     let p = dir.path().join("g.png");
@@ -283,4 +292,151 @@ fn discs_are_drawn_round_and_filled() {
     // Its centre is inside it: the middle of its box is blue.
     let mid = img.get_pixel((x0 + x1) / 2, (y0 + y1) / 2).0;
     assert_eq!(mid, [DISC_COLOR.0, DISC_COLOR.1, DISC_COLOR.2]);
+}
+
+fn count(img: &image::RgbImage, color: plotters::style::RGBColor) -> usize {
+    img.pixels()
+        .filter(|p| p.0 == [color.0, color.1, color.2])
+        .count()
+}
+
+/// A known case: 100 data points on a grid on the left, 100 particles on the same grid
+/// shifted right. Both colours show with equal counts (each point is the same disc; each
+/// legend marker adds the same). With the particles on the data, the data are drawn above
+/// them: red is left only in the legend. The axis titles are drawn: dark pixels in the band
+/// left of the y axis's tick labels, and below the x axis's.
+#[test]
+fn scatter_draws_data_above_particles_with_axis_titles() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid: Vec<(f64, f64)> = (0..100)
+        .map(|k| (f64::from(k % 10) * 0.1, f64::from(k / 10) * 0.1))
+        .collect();
+    let right: Vec<(f64, f64)> = grid.iter().map(|&(x, y)| (x + 1.5, y)).collect();
+    let draw = |particles: &[(f64, f64)], name: &str| {
+        let panel = Panel {
+            title: "known".into(),
+            particles: particles.to_vec(),
+            arrows: None,
+            discs: Vec::new(),
+        };
+        let p = dir.path().join(name);
+        // A data point at the top right keeps the axes the same in both pictures, and the
+        // legend above the grids.
+        let mut data = grid.clone();
+        data.push((2.4, 2.0));
+        scatter_png(&p, &data, &[panel], 400).unwrap();
+        image::open(&p).unwrap().to_rgb8()
+    };
+    // Counted inside the plotting area below the legend (rows 120 to 380, where the grids
+    // are), away from the text, whose anti-aliased edges can take any grey.
+    let inside = |img: &image::RgbImage, color: plotters::style::RGBColor| {
+        img.enumerate_pixels()
+            .filter(|(x, y, p)| {
+                *x > 60 && *y > 120 && *y < 380 && p.0 == [color.0, color.1, color.2]
+            })
+            .count()
+    };
+    let apart = draw(&right, "apart.png");
+    let (grey, red) = (inside(&apart, DATA_COLOR), inside(&apart, PARTICLE_COLOR));
+    assert!(red > 300, "{red} particle pixels");
+    // The same discs at the same spacing: the same count.
+    assert_eq!(grey, red);
+    let on_top = draw(&grid, "on_top.png");
+    assert_eq!(
+        inside(&on_top, PARTICLE_COLOR),
+        0,
+        "the data hide the particles"
+    );
+    assert_eq!(inside(&on_top, DATA_COLOR), grey);
+    assert!(count(&on_top, PARTICLE_COLOR) > 0, "the legend's marker");
+    // Axis titles: the y title is drawn turned, in the 16 columns at the picture's left
+    // edge; the x title in the 26 rows at its bottom, below the tick labels. Nothing else is
+    // drawn there.
+    let dark = |x: u32, y: u32| on_top.get_pixel(x, y).0.iter().all(|&c| c < 110);
+    let y_title = (0..16)
+        .flat_map(|x| (0..400).map(move |y| (x, y)))
+        .filter(|&(x, y)| dark(x, y))
+        .count();
+    let x_title = (0..400)
+        .flat_map(|x| (374..400).map(move |y| (x, y)))
+        .filter(|&(x, y)| dark(x, y))
+        .count();
+    assert!(
+        y_title > 15 && x_title > 15,
+        "title pixels: y {y_title}, x {x_title}"
+    );
+}
+
+/// Log axes are labelled at decades, and at 2 and 5 times them over two decades or less:
+/// metrics.png's JSD axis from 0.39 to 0.018 gets 0.02, 0.05, 0.1 and 0.2, not one label.
+#[test]
+fn log_axes_get_labels_between_decades() {
+    let (labelled, minor) = log_ticks(0.018, 0.39);
+    let values: Vec<String> = labelled
+        .iter()
+        .map(|v| tick_label(10f64.powf(*v)))
+        .collect();
+    assert_eq!(values, ["0.02", "0.05", "0.1", "0.2"]);
+    let minor: Vec<String> = minor.iter().map(|v| tick_label(10f64.powf(*v))).collect();
+    assert_eq!(
+        minor,
+        ["0.03", "0.04", "0.06", "0.07", "0.08", "0.09", "0.3"]
+    );
+    let (wide, _) = log_ticks(1e-6, 1.0);
+    let wide: Vec<String> = wide.iter().map(|v| tick_label(10f64.powf(*v))).collect();
+    assert_eq!(wide, ["1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.1", "1"]);
+    assert_eq!(tick_label(2.0), "2");
+    assert_eq!(tick_label(0.25), "0.25");
+    assert_eq!(tick_label(-1.5e-5), "-1.5e-5");
+    assert_eq!(tick_label(123456.0), "1.23e5");
+}
+
+/// A 1-D run is drawn as densities: the particles' curve (red) peaks where they are, on the
+/// left, the data's (dark grey) on the right; both histograms are drawn translucent.
+#[test]
+fn one_dimensional_runs_are_density_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<f64> = normal(400, 1, 5)
+        .as_slice()
+        .iter()
+        .map(|v| v + 4.0)
+        .collect();
+    let particles: Vec<f64> = normal(400, 1, 6)
+        .as_slice()
+        .iter()
+        .map(|v| 0.5 * v)
+        .collect();
+    let p = dir.path().join("d.png");
+    let panel = DensityPanel {
+        title: "densities".into(),
+        particles,
+        h_particles: 0.2,
+        h_data: 0.3,
+    };
+    density_png(&p, &data, &[panel], 420).unwrap();
+    let img = image::open(&p).unwrap().to_rgb8();
+    // Between the legend (the top 80 rows) and the flat tails along the axis (the bottom
+    // 60), each curve's pixels lie on its own side.
+    let mean_x = |color: plotters::style::RGBColor| {
+        let xs: Vec<f64> = img
+            .enumerate_pixels()
+            .filter(|(_, y, px)| *y > 80 && *y < 360 && px.0 == [color.0, color.1, color.2])
+            .map(|(x, _, _)| f64::from(x))
+            .collect();
+        assert!(xs.len() > 100, "{} pixels", xs.len());
+        xs.iter().sum::<f64>() / xs.len() as f64
+    };
+    assert!(mean_x(PARTICLE_COLOR) < 190.0);
+    assert!(mean_x(DATA_CURVE_COLOR) > 230.0);
+    // The translucent histograms: pixels mixed from each colour with white.
+    let mixed = |c: plotters::style::RGBColor| {
+        img.pixels()
+            .filter(|p| {
+                let q = p.0;
+                (q[0] as i32 - (0.35 * f64::from(c.0) + 0.65 * 255.0) as i32).abs() <= 2
+                    && (q[1] as i32 - (0.35 * f64::from(c.1) + 0.65 * 255.0) as i32).abs() <= 2
+            })
+            .count()
+    };
+    assert!(mixed(PARTICLE_COLOR) > 500 && mixed(DATA_COLOR) > 500);
 }

@@ -31,7 +31,13 @@ pub fn plot(args: PlotArgs) -> AnyResult<()> {
         .as_deref()
         .map(|s| parse_list("--steps", s))
         .transpose()?;
-    for path in draw_run(&args.dir, &inputs.data, steps.as_deref(), args.arrows)? {
+    for path in draw_run(
+        &args.dir,
+        &inputs.data,
+        inputs.first_axis_unit(),
+        steps.as_deref(),
+        args.arrows,
+    )? {
         say(&format!("wrote {}", path.display()))?;
     }
     Ok(())

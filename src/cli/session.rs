@@ -276,7 +276,13 @@ pub fn finish(
     }
     say(&format!("wrote {dir}"))?;
     if plot {
-        match draw_run(folder.path(), &outcome.inputs.data, None, false) {
+        match draw_run(
+            folder.path(),
+            &outcome.inputs.data,
+            outcome.inputs.first_axis_unit(),
+            None,
+            false,
+        ) {
             Ok(paths) => {
                 for p in paths {
                     say(&format!("wrote {}", p.display()))?;

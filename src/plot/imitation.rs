@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Disc, Panel, flow_gif, scatter_png};
+use super::{Disc, Panel, PlaneLabels, flow_gif, scatter_png_labelled};
 use crate::error::{Error, Result};
 use crate::imitate::Expert;
 use crate::imitate::experts::{GOALS, OBSTACLE_RADIUS};
@@ -100,7 +100,15 @@ pub fn draw_imitation(dir: &Path, expert: Option<Expert>) -> Result<Vec<PathBuf>
     } else {
         vec![panel(first, a), panel(last, b)]
     };
-    write_whole(&path, |p| scatter_png(p, &demos, &panels, 420))?;
+    let labels = PlaneLabels {
+        x: "s0".into(),
+        y: "s1".into(),
+        data: "demonstrations".into(),
+        particles: "learners".into(),
+    };
+    write_whole(&path, |p| {
+        scatter_png_labelled(p, &demos, &panels, 420, &labels)
+    })?;
     written.push(path);
     let stride = records.len().div_ceil(MAX_FRAMES).max(1);
     let frames: Vec<Panel> = records
@@ -109,7 +117,7 @@ pub fn draw_imitation(dir: &Path, expert: Option<Expert>) -> Result<Vec<PathBuf>
         .map(|(s, p)| panel(s, p))
         .collect();
     let path = dir.join("flow.gif");
-    write_whole(&path, |p| flow_gif(p, &demos, &frames, 420, 100))?;
+    write_whole(&path, |p| flow_gif(p, &demos, &frames, 420, 100, &labels))?;
     written.push(path);
     Ok(written)
 }

@@ -1,11 +1,15 @@
-//! Pictures of a run folder, drawn from its files: `particles.png` (chosen recorded steps),
-//! `metrics.png`, `flow.gif` and, for 64-D runs, `digits.png`. Every file `run` writes is
+//! Pictures of a run folder, drawn from its files: `particles.png` (chosen recorded steps;
+//! in 1-D the two densities, with their histograms), `metrics.png`, `flow.gif` and, for
+//! 64-D runs, `digits.png`. Every file `run` writes is
 //! read as written: an empty cell of `metrics.csv` (a value undefined at that step) is a gap
 //! in its curve.
 
 use std::path::{Path, PathBuf};
 
-use super::{CurvePanel, Panel, Projection, curves_png, flow_gif, image_grid_png, scatter_png};
+use super::{
+    CurvePanel, DensityPanel, Panel, PlaneLabels, Projection, curves_png, density_png, flow_gif,
+    image_grid_png, scatter_png_labelled,
+};
 use crate::datasets::read_csv_with_header;
 use crate::error::{Error, Result, io_at};
 use crate::output::write_whole;
@@ -125,12 +129,16 @@ impl MetricsTable {
     }
 }
 
-/// Draws the pictures of the run in `dir` over its `data` (in the data's units); `steps`
-/// picks the recorded steps of `particles.png` (default: the first, the middle and the last),
-/// `arrows` draws the recorded velocities. Each picture is written whole; returns their paths.
+/// Draws the pictures of the run in `dir` over its `data` (in the data's units); `unit` is
+/// the length in the data's units of one unit of the flow's coordinates along the first
+/// axis (the data's standard deviation on standardised coordinates, else 1), which turns the
+/// run's bandwidths into the data's units for 1-D density curves. `steps` picks the recorded
+/// steps of `particles.png` (default: the first, the middle and the last), `arrows` draws the
+/// recorded velocities. Each picture is written whole; returns their paths.
 pub fn draw_run(
     dir: &Path,
     data: &Points,
+    unit: f64,
     steps: Option<&[u64]>,
     arrows: bool,
 ) -> Result<Vec<PathBuf>> {
@@ -193,15 +201,58 @@ pub fn draw_run(
         }
     };
     let mut written = Vec::new();
-    let panels = chosen
-        .iter()
-        .map(|f| panel(f, arrows))
-        .collect::<Result<Vec<_>>>()?;
+    let metrics = MetricsTable::read(&dir.join("metrics.csv"))?;
+    let labels = PlaneLabels {
+        x: if d <= 2 { "x0" } else { "principal axis 1" }.into(),
+        y: if d <= 2 { "x1" } else { "principal axis 2" }.into(),
+        ..PlaneLabels::default()
+    };
     let path = dir.join("particles.png");
-    write_whole(&path, |p| scatter_png(p, &data_xy, &panels, 420))?;
+    if d == 1 {
+        // The bandwidths at each chosen step, in the data's units.
+        let steps_col = metrics.column("step").unwrap_or_default();
+        let at = |name: &str, step: u64| -> f64 {
+            metrics
+                .column(name)
+                .and_then(|c| {
+                    steps_col
+                        .iter()
+                        .position(|s| *s == step as f64)
+                        .map(|k| c[k])
+                })
+                .unwrap_or(f64::NAN)
+                * unit
+        };
+        let panels: Vec<DensityPanel> = chosen
+            .iter()
+            .map(|f| DensityPanel {
+                title: format!("step {}, t = {:.3}", f.step, f.t),
+                particles: f.positions.as_slice().to_vec(),
+                h_particles: at("h_g", f.step),
+                h_data: at("h_q", f.step),
+            })
+            .collect();
+        if let Some(bad) = panels
+            .iter()
+            .find(|p| !(p.h_particles > 0.0 && p.h_data > 0.0))
+        {
+            return Err(Error::File {
+                path: dir.join("metrics.csv"),
+                message: format!("no bandwidths h_g and h_q recorded for {}", bad.title),
+            });
+        }
+        write_whole(&path, |p| density_png(p, data.as_slice(), &panels, 420))?;
+    } else {
+        let panels = chosen
+            .iter()
+            .map(|f| panel(f, arrows))
+            .collect::<Result<Vec<_>>>()?;
+        write_whole(&path, |p| {
+            scatter_png_labelled(p, &data_xy, &panels, 420, &labels)
+        })?;
+    }
     written.push(path);
 
-    let metrics = MetricsTable::read(&dir.join("metrics.csv"))?;
     let t = metrics.column("t").unwrap_or_default();
     let panels: Vec<CurvePanel> = CURVES
         .into_iter()
@@ -229,7 +280,9 @@ pub fn draw_run(
         .map(|f| panel(f, false))
         .collect::<Result<Vec<_>>>()?;
     let path = dir.join("flow.gif");
-    write_whole(&path, |p| flow_gif(p, &data_xy, &gif_frames, 420, 100))?;
+    write_whole(&path, |p| {
+        flow_gif(p, &data_xy, &gif_frames, 420, 100, &labels)
+    })?;
     written.push(path);
 
     if d == 64 {

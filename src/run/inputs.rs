@@ -145,6 +145,22 @@ impl Inputs {
         }
     }
 
+    /// The length, in the data's units, of one unit of the flow's coordinates along the
+    /// first axis (for a 1-D picture's bandwidths): the data's spread on standardised or
+    /// whitened coordinates, 1 on the data's own.
+    pub fn first_axis_unit(&self) -> f64 {
+        match &self.coordinates {
+            Some(s) => {
+                let d = self.data.dim();
+                let mut e = vec![0.0; d];
+                e[0] = 1.0;
+                let v = s.inverse_vector(&e);
+                v.iter().map(|a| a * a).sum::<f64>().sqrt()
+            }
+            None => 1.0,
+        }
+    }
+
     /// The data and the particles in the flow's coordinates.
     fn in_flow_coordinates(&self) -> Result<(Points, Points)> {
         match &self.coordinates {
