@@ -640,26 +640,21 @@ pub fn density_png(
         chart
             .draw_series(bars(&c.particle_hist, PARTICLE_COLOR))
             .map_err(|e| plot_err(path, e))?;
-        chart
-            .draw_series(LineSeries::new(
-                xs.iter().copied().zip(c.data_kde.iter().copied()),
-                DATA_CURVE_COLOR.stroke_width(2),
-            ))
-            .map_err(|e| plot_err(path, e))?
-            .label("data")
-            .legend(|(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], DATA_CURVE_COLOR.stroke_width(2))
-            });
-        chart
-            .draw_series(LineSeries::new(
-                xs.iter().copied().zip(c.particle_kde.iter().copied()),
-                PARTICLE_COLOR.stroke_width(2),
-            ))
-            .map_err(|e| plot_err(path, e))?
-            .label("particles")
-            .legend(|(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], PARTICLE_COLOR.stroke_width(2))
-            });
+        for (curve, color, name) in [
+            (&c.data_kde, DATA_CURVE_COLOR, "data"),
+            (&c.particle_kde, PARTICLE_COLOR, "particles"),
+        ] {
+            chart
+                .draw_series(LineSeries::new(
+                    xs.iter().copied().zip(curve.iter().copied()),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| plot_err(path, e))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
