@@ -8,7 +8,9 @@ in log space. This package gives numpy arrays in and out:
 - :func:`kde`: a kernel density estimate's log-density and score at query points;
 - :func:`velocity`: the flow's velocity field at the particles, and what it is made of;
 - :class:`Simulation`: a flow, stepped or run with a callback, with its diagnostics and
-  the slow modes of its linearisation.
+  the slow modes of its linearisation;
+- :func:`imitate`: imitation as a flow on trajectories (GAIL's occupancy measure, whole
+  paths) or behaviour cloning, from demonstrations.
 
 Options are the command line's (``ganflow run --help``), spelled as Python names:
 ``bandwidth_g=0.3`` is ``--bandwidth-g 0.3``. A value means here exactly what it means
@@ -26,7 +28,7 @@ import numpy as np
 
 from . import _native
 
-__all__ = ["kde", "velocity", "Simulation", "__version__"]
+__all__ = ["kde", "velocity", "Simulation", "imitate", "__version__"]
 __version__: str = _native.__version__
 
 
@@ -170,3 +172,47 @@ class Simulation:
         ``stable_dt_euler``, ``stable_dt_heun`` and ``products``. ``products`` = 0 takes the
         default search size."""
         return self._sim.spectrum(modes, products)
+
+
+def _trajectories(name: str, values: Any) -> np.ndarray:
+    """`values` as a C-contiguous float64 array of shape (count, T + 1, d)."""
+    try:
+        a = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name}: not an array of numbers ({e})") from None
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3:
+        raise ValueError(
+            f"{name}: expected a 3-D array (trajectories by states by coordinates), got {a.ndim}-D"
+        )
+    return np.ascontiguousarray(a)
+
+
+def imitate(demos: Any = None, init: Any = None, **options: Any) -> Dict[str, Any]:
+    """Learners that flow towards demonstrations, as ``ganflow imitate``.
+
+    The environment is a point mass, ``s[t+1] = s[t] + tau a[t]``; a trajectory is its
+    states ``s[0..T]``, and its actions follow from them.
+
+    Args:
+        demos: (M, T + 1, d) states of the demonstrations; default: ``m`` trajectories of
+            ``horizon`` steps from the built-in ``expert`` (``"around-obstacle"``,
+            ``"two-goals"``, ``"circle"``).
+        init: (N, T + 1, d) states where the learners start; default: ``n`` rollouts of
+            random actions with the demonstrations' action mean and deviation.
+        **options: ``objective`` (``"path"``, ``"occupancy"``, ``"bc"``), ``steps``,
+            ``every``, ``dt``, ``loss``, ``scheme``, ``bandwidth``, ``estimator``, ``tol``,
+            ``tau``, ``seed``, and ``expert``, ``m``, ``horizon``, ``n`` as above.
+
+    Returns:
+        A dict: ``experts`` and ``paths`` (the demonstrations and the final learners, as
+        (count, T + 1, d) arrays), ``step`` and ``flow_t`` of every record, ``recorded``
+        (the learners at each record) and ``metrics``, a dict of arrays over the records:
+        ``energy``, ``jsd``, ``pairs_sw2``, ``paths_sw2`` and the built-in expert's
+        yardsticks (route shares, collisions and goal for around-obstacle, the share at each
+        goal for two-goals).
+    """
+    d = None if demos is None else _trajectories("demos", demos)
+    s = None if init is None else _trajectories("init", init)
+    return _native.imitate(d, s, **options)

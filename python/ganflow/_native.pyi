@@ -21,6 +21,12 @@ def velocity(
     **options: Any,
 ) -> Dict[str, npt.NDArray[np.float64]]: ...
 
+def imitate(
+    demos: Optional[npt.NDArray[np.float64]] = None,
+    init: Optional[npt.NDArray[np.float64]] = None,
+    **options: Any,
+) -> Dict[str, Any]: ...
+
 class Simulation:
     def __init__(
         self,

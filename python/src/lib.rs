@@ -11,16 +11,22 @@
 use std::ops::ControlFlow;
 
 use ganflow::flow::sim::{Observation, StopReason, StopRule};
+use ganflow::imitate::ImitateSpec;
+use ganflow::imitate::baselines::random_rollouts;
+use ganflow::imitate::record::{ImitationRecord, imitate as run_imitate, metric_names};
+use ganflow::imitate::trajectories::Trajectories;
 use ganflow::kde::{evaluate_sums, log_kernel_norm};
 use ganflow::num::Portable;
 use ganflow::run::Inputs;
 use ganflow::run::spec::RunSpec;
-use ganflow::run::spec_file::{self, OptionSource};
+use ganflow::run::spec_file::{self, OptionSource, Specification};
 use ganflow::spectrum::particle::particle_spectrum;
 use ganflow::{Diagnostics, Points, Simulation as FlowSimulation};
 use numpy::PyUntypedArrayMethods;
 use numpy::ndarray::{Array1, Array2};
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
+};
 use pyo3::exceptions::{PyFloatingPointError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
@@ -105,10 +111,10 @@ const RUN_OPTIONS: [(&str, ValueKind); 12] = [
 
 /// The run specification from keyword options (`allowed`: their names and kinds), with the
 /// command line's defaults for the rest; unknown names and bad values raise `ValueError`.
-fn spec_from(
+fn spec_from<T: Specification>(
     options: Option<&Bound<'_, PyDict>>,
     allowed: &[(&str, ValueKind)],
-) -> PyResult<RunSpec> {
+) -> PyResult<T> {
     let mut table = toml::Table::new();
     for (key, value) in options.into_iter().flat_map(|d| d.iter()) {
         let key: String = key.extract()?;
@@ -186,7 +192,7 @@ fn kde<'py>(
     options.set_item("estimator", estimator)?;
     options.set_item("tol", tol)?;
     options.set_item("bandwidth", bandwidth)?;
-    let config = spec_from(Some(&options), &FIELD_OPTIONS)?.flow_config();
+    let config = spec_from::<RunSpec>(Some(&options), &FIELD_OPTIONS)?.flow_config();
     let (estimator, rule) = (config.estimator, config.bandwidth_q.rule);
     let d = queries.dim();
     let (log_sum, score) = py
@@ -217,7 +223,7 @@ fn velocity<'py>(
     data: PyReadonlyArray2<'py, f64>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let spec = spec_from(options, &FIELD_OPTIONS)?;
+    let spec: RunSpec = spec_from(options, &FIELD_OPTIONS)?;
     let particles = points("particles", &particles)?;
     let data = points("data", &data)?;
     let d = particles.dim();
@@ -447,8 +453,127 @@ impl Simulation {
     }
 }
 
+/// The options of `imitate`, as `ganflow imitate` takes them (its demonstrations and start
+/// come as arrays instead of files).
+const IMITATE_OPTIONS: [(&str, ValueKind); 15] = [
+    ("expert", ValueKind::Text),
+    ("m", ValueKind::Int),
+    ("horizon", ValueKind::Int),
+    ("tau", ValueKind::Float),
+    ("objective", ValueKind::Text),
+    ("n", ValueKind::Int),
+    ("steps", ValueKind::Int),
+    ("dt", ValueKind::Float),
+    ("loss", ValueKind::Text),
+    ("scheme", ValueKind::Text),
+    ("bandwidth", ValueKind::Text),
+    ("estimator", ValueKind::Text),
+    ("tol", ValueKind::Float),
+    ("every", ValueKind::Int),
+    ("seed", ValueKind::Int),
+];
+
+/// Trajectories from a `(count, T + 1, d)` array of states (`what` names it in errors).
+fn trajectories(what: &str, a: &PyReadonlyArray3<'_, f64>, tau: f64) -> PyResult<Trajectories> {
+    let shape = a.shape();
+    let (steps, d) = (shape[1], shape[2]);
+    if steps < 2 {
+        return Err(value_error(format!(
+            "{what}: each trajectory needs at least 2 states, got {steps}"
+        )));
+    }
+    let values = a
+        .as_slice()
+        .map_err(|_| value_error(format!("{what}: the array must be C-contiguous")))?;
+    Trajectories::new(d, steps - 1, tau, values.to_vec())
+        .map_err(|e| value_error(format!("{what}: {e}")))
+}
+
+/// Trajectories as a `(count, T + 1, d)` array.
+fn states_array<'py>(py: Python<'py>, t: &Trajectories) -> PyResult<Bound<'py, PyArray3<f64>>> {
+    numpy::ndarray::Array3::from_shape_vec((t.len(), t.horizon + 1, t.dim), t.states().to_vec())
+        .map(|a| a.into_pyarray(py))
+        .map_err(value_error)
+}
+
+/// An imitation: learners flow towards demonstrations (see the package's `imitate`).
+#[pyfunction]
+#[pyo3(signature = (demos = None, init = None, **options))]
+fn imitate<'py>(
+    py: Python<'py>,
+    demos: Option<PyReadonlyArray3<'py, f64>>,
+    init: Option<PyReadonlyArray3<'py, f64>>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let spec: ImitateSpec = spec_from(options, &IMITATE_OPTIONS)?;
+    let given_demos = demos
+        .as_ref()
+        .map(|a| trajectories("demos", a, spec.tau))
+        .transpose()?;
+    let given_start = init
+        .as_ref()
+        .map(|a| trajectories("init", a, spec.tau))
+        .transpose()?;
+    let mut run = spec.imitation_run().map_err(library_error)?;
+    if given_demos.is_some() {
+        // Demonstrations of the caller's own: no built-in expert's yardsticks.
+        run.expert = None;
+    }
+    let names = metric_names(run.expert);
+    let result = py.detach(|| -> ganflow::Result<_> {
+        let (experts, start) = match (given_demos, given_start) {
+            (Some(e), Some(s)) => (e, s),
+            (Some(e), None) => {
+                let s = random_rollouts(&e, spec.n, spec.seed.wrapping_add(1))?;
+                (e, s)
+            }
+            (None, start) => {
+                let inputs = spec.inputs()?;
+                (inputs.experts, start.unwrap_or(inputs.start))
+            }
+        };
+        if start.horizon != experts.horizon || start.dim != experts.dim {
+            return Err(ganflow::Error::InvalidOption {
+                option: "init".into(),
+                message: format!(
+                    "trajectories of {} steps in {}-D, the demonstrations' have {} in {}-D",
+                    start.horizon, start.dim, experts.horizon, experts.dim
+                ),
+            });
+        }
+        let mut records: Vec<(u64, f64, Trajectories, Vec<f64>)> = Vec::new();
+        let mut observe = |r: &ImitationRecord<'_>| -> ganflow::Result<()> {
+            records.push((r.step, r.flow_t, r.learners.clone(), r.values.clone()));
+            Ok(())
+        };
+        let (last, _) = run_imitate(&run, &experts, start, &mut observe, &mut |_| {})?;
+        Ok((experts, last, records))
+    });
+    let (experts, last, records) = result.map_err(library_error)?;
+    let out = PyDict::new(py);
+    out.set_item("experts", states_array(py, &experts)?)?;
+    out.set_item("paths", states_array(py, &last)?)?;
+    out.set_item(
+        "step",
+        numpy::ndarray::Array1::from_iter(records.iter().map(|r| r.0)).into_pyarray(py),
+    )?;
+    out.set_item("flow_t", vector(py, records.iter().map(|r| r.1).collect()))?;
+    let recorded: Vec<Bound<'py, PyArray3<f64>>> = records
+        .iter()
+        .map(|r| states_array(py, &r.2))
+        .collect::<PyResult<_>>()?;
+    out.set_item("recorded", recorded)?;
+    let metrics = PyDict::new(py);
+    for (k, name) in names.iter().enumerate() {
+        metrics.set_item(name, vector(py, records.iter().map(|r| r.3[k]).collect()))?;
+    }
+    out.set_item("metrics", metrics)?;
+    Ok(out)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(imitate, m)?)?;
     m.add_function(wrap_pyfunction!(kde, m)?)?;
     m.add_function(wrap_pyfunction!(velocity, m)?)?;
     m.add_class::<Simulation>()?;

@@ -313,3 +313,50 @@ def test_a_long_call_lets_other_threads_run():
     # edges (a thread switch every 5 ms at most).
     inside = [t for t in ticks if start + 0.05 < t < end - 0.05]
     assert len(inside) > 1000, f"{len(inside)} ticks in {end - start:.2f} s"
+
+
+# --- imitation -----------------------------------------------------------------------------
+
+
+def test_imitation_gives_the_command_lines_bits(tmp_path):
+    cli(
+        "imitate", "--m", "40", "--n", "40", "--horizon", "10", "--steps", "30", "--out", "r",
+        "--quiet", cwd=tmp_path,
+    )
+    out = ganflow.imitate(m=40, n=40, horizon=10, steps=30)
+    with open(tmp_path / "r" / "final_paths.csv") as f:
+        header = f.readline().strip().split(",")
+    # The last state of a path has empty action cells: read the state columns only.
+    columns = (header.index("s0"), header.index("s1"))
+    final = np.loadtxt(tmp_path / "r" / "final_paths.csv", delimiter=",", skiprows=1, usecols=columns)
+    states = final.reshape(40, 11, 2)
+    assert np.array_equal(out["paths"], states)
+    assert list(out["step"]) == [0, 10, 20, 30]
+    metrics = np.loadtxt(tmp_path / "r" / "metrics.csv", delimiter=",", skiprows=1)
+    with open(tmp_path / "r" / "metrics.csv") as f:
+        names = f.readline().strip().split(",")
+    for name in ["jsd", "pairs_sw2", "collisions"]:
+        assert np.array_equal(out["metrics"][name], metrics[:, names.index(name)]), name
+
+
+def test_imitation_of_arrays_keeps_the_dynamics_and_rests_on_the_demos():
+    rng = np.random.default_rng(15)
+    steps = np.cumsum(rng.normal(scale=0.1, size=(30, 8, 2)), axis=1)
+    demos = np.concatenate([np.zeros((30, 1, 2)), steps], axis=1)  # 30 paths from 0, T = 8
+    out = ganflow.imitate(demos, init=demos, steps=5, objective="path")
+    # Learners equal to the demonstrations are at rest.
+    assert np.abs(out["paths"] - demos).max() < 1e-12
+    assert set(out["metrics"]) == {"energy", "jsd", "pairs_sw2", "paths_sw2"}
+    moved = ganflow.imitate(demos, n=20, steps=10, objective="occupancy", dt=0.002)
+    # Every learner keeps its start state; its actions follow from its states.
+    assert np.array_equal(moved["paths"][:, 0, :], np.zeros((20, 2)))
+    assert moved["recorded"][0].shape == (20, 9, 2)
+
+
+def test_imitation_errors_name_the_option():
+    with pytest.raises(ValueError, match="objective"):
+        ganflow.imitate(objective="gail")
+    with pytest.raises(ValueError, match="expert"):
+        ganflow.imitate(expert="maze")
+    with pytest.raises(ValueError, match="init"):
+        ganflow.imitate(init=np.zeros((5, 3, 2)), horizon=10, m=5, n=5)

@@ -67,6 +67,97 @@ fn csv_err(folder: &RunFolder, name: &str) -> impl Fn(csv::Error) -> Error {
     }
 }
 
+/// One record of an imitation: the learners at a recorded flow step and what is measured of
+/// them, in the order of [`metric_names`].
+#[derive(Debug)]
+pub struct ImitationRecord<'a> {
+    /// Flow steps taken.
+    pub step: u64,
+    /// Flow time.
+    pub flow_t: f64,
+    /// The learners.
+    pub learners: &'a Trajectories,
+    /// The metrics' values (NaN where undefined: behaviour cloning has no energy).
+    pub values: Vec<f64>,
+}
+
+/// The names of the metrics recorded for demonstrations from `expert` (`None`: from a
+/// file): the objective's energy and JSD, the sliced W2 on pairs and on paths, and the
+/// expert's own yardsticks.
+pub fn metric_names(expert: Option<Expert>) -> Vec<String> {
+    let mut names: Vec<String> = ["energy", "jsd", "pairs_sw2", "paths_sw2"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    match expert {
+        Some(Expert::AroundObstacle) => {
+            names.extend(["above", "below", "mixed", "collisions", "goal"].map(String::from))
+        }
+        Some(Expert::TwoGoals) => names.extend(["goal_left", "goal_right"].map(String::from)),
+        _ => {}
+    }
+    names
+}
+
+/// Runs `run` from `start` towards `experts`, showing `observe` every record (every
+/// `run.every` steps and the last; behaviour cloning's one) and `progress` every step.
+/// Returns the final learners and the steps taken.
+pub fn imitate(
+    run: &ImitationRun,
+    experts: &Trajectories,
+    start: Trajectories,
+    observe: &mut dyn FnMut(&ImitationRecord<'_>) -> Result<()>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Trajectories, u64)> {
+    if run.every == 0 {
+        return Err(Error::InvalidOption {
+            option: "--every".into(),
+            message: "must be at least 1, got 0".into(),
+        });
+    }
+    let mut record = |step: u64, flow_t: f64, l: &Trajectories, energy: f64| -> Result<()> {
+        let dist = distances(l, experts, run.seed)?;
+        let mut values = vec![energy, energy / 2.0, dist.pairs, dist.paths];
+        match run.expert {
+            Some(Expert::AroundObstacle) => {
+                let r = routes(l);
+                values.extend([r.above, r.below, r.mixed, r.collisions, r.goal]);
+            }
+            Some(Expert::TwoGoals) => values.extend(goal_shares(l)),
+            _ => {}
+        }
+        observe(&ImitationRecord {
+            step,
+            flow_t,
+            learners: l,
+            values,
+        })
+    };
+    match run.method {
+        Method::BehaviourCloning => {
+            let bc = behaviour_cloning(experts)?;
+            record(0, 0.0, &bc, f64::NAN)?;
+            Ok((bc, 0))
+        }
+        Method::Flow(objective) => {
+            let mut flow = Imitation::new(objective, run.config, start, experts)?;
+            let dt = run.config.dt;
+            loop {
+                let k = flow.step_count();
+                if k.is_multiple_of(run.every) || k == run.steps {
+                    record(k, k as f64 * dt, flow.learners(), flow.energy()?)?;
+                }
+                if k == run.steps {
+                    break;
+                }
+                flow.step()?;
+                progress(k + 1);
+            }
+            Ok((flow.learners().clone(), run.steps))
+        }
+    }
+}
+
 /// Runs `run` from `start` towards `experts` in `folder`; `progress` sees every step.
 pub fn run_imitation(
     run: &ImitationRun,
@@ -75,12 +166,6 @@ pub fn run_imitation(
     folder: &RunFolder,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImitationSummary> {
-    if run.every == 0 {
-        return Err(Error::InvalidOption {
-            option: "--every".into(),
-            message: "must be at least 1, got 0".into(),
-        });
-    }
     let d = experts.dim;
     // The demonstrations beside the learners, for the pictures and for the record.
     let path = folder.file("demos.csv");
@@ -103,27 +188,20 @@ pub fn run_imitation(
     paths
         .write_record(&header)
         .map_err(csv_err(folder, "paths.csv"))?;
-    let mut names: Vec<String> = ["step", "flow_t", "energy", "jsd", "pairs_sw2", "paths_sw2"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    match run.expert {
-        Some(Expert::AroundObstacle) => {
-            names.extend(["above", "below", "mixed", "collisions", "goal"].map(String::from))
-        }
-        Some(Expert::TwoGoals) => names.extend(["goal_left", "goal_right"].map(String::from)),
-        _ => {}
-    }
+    let names = metric_names(run.expert);
+    let mut columns = vec!["step".to_string(), "flow_t".to_string()];
+    columns.extend(names.iter().cloned());
     metrics
-        .write_record(&names)
+        .write_record(&columns)
         .map_err(csv_err(folder, "metrics.csv"))?;
     let mut last = Vec::new();
-    let mut record = |step: u64, flow_t: f64, l: &Trajectories, energy: f64| -> Result<()> {
+    let mut write = |r: &ImitationRecord<'_>| -> Result<()> {
+        let l = r.learners;
         for i in 0..l.len() {
             for t in 0..=l.horizon {
                 let mut row = vec![
-                    step.to_string(),
-                    fmt_f64(flow_t),
+                    r.step.to_string(),
+                    fmt_f64(r.flow_t),
                     i.to_string(),
                     t.to_string(),
                 ];
@@ -138,19 +216,9 @@ pub fn run_imitation(
                     .map_err(csv_err(folder, "paths.csv"))?;
             }
         }
-        let dist = distances(l, experts, run.seed)?;
-        let mut values = vec![energy, energy / 2.0, dist.pairs, dist.paths];
-        match run.expert {
-            Some(Expert::AroundObstacle) => {
-                let r = routes(l);
-                values.extend([r.above, r.below, r.mixed, r.collisions, r.goal]);
-            }
-            Some(Expert::TwoGoals) => values.extend(goal_shares(l)),
-            _ => {}
-        }
-        let mut row = vec![step.to_string(), fmt_f64(flow_t)];
+        let mut row = vec![r.step.to_string(), fmt_f64(r.flow_t)];
         // Behaviour cloning has no energy: empty cells, not NaN.
-        row.extend(values.iter().map(|v| {
+        row.extend(r.values.iter().map(|v| {
             if v.is_finite() {
                 fmt_f64(*v)
             } else {
@@ -160,32 +228,14 @@ pub fn run_imitation(
         metrics
             .write_record(&row)
             .map_err(csv_err(folder, "metrics.csv"))?;
-        last = names[2..].iter().cloned().zip(values).collect();
+        last = names
+            .iter()
+            .cloned()
+            .zip(r.values.iter().copied())
+            .collect();
         Ok(())
     };
-    let (final_paths, steps) = match run.method {
-        Method::BehaviourCloning => {
-            let bc = behaviour_cloning(experts)?;
-            record(0, 0.0, &bc, f64::NAN)?;
-            (bc, 0)
-        }
-        Method::Flow(objective) => {
-            let mut flow = Imitation::new(objective, run.config, start, experts)?;
-            let dt = run.config.dt;
-            loop {
-                let k = flow.step_count();
-                if k.is_multiple_of(run.every) || k == run.steps {
-                    record(k, k as f64 * dt, flow.learners(), flow.energy()?)?;
-                }
-                if k == run.steps {
-                    break;
-                }
-                flow.step()?;
-                progress(k + 1);
-            }
-            (flow.learners().clone(), run.steps)
-        }
-    };
+    let (final_paths, steps) = imitate(run, experts, start, &mut write, progress)?;
     for (w, name) in [(paths, "paths.csv"), (metrics, "metrics.csv")] {
         let path = folder.file(name);
         let mut inner = w.into_inner().map_err(|e| Error::File {

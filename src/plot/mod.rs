@@ -416,7 +416,11 @@ impl Ranged for TickedAxis {
 
 impl ValueFormatter<f64> for TickedAxis {
     fn format_ext(&self, value: &f64) -> String {
-        tick_label(if self.log { 10f64.powf_p(*value) } else { *value })
+        tick_label(if self.log {
+            10f64.powf_p(*value)
+        } else {
+            *value
+        })
     }
 }
 
