@@ -32,17 +32,23 @@ __all__ = ["kde", "velocity", "Simulation", "imitate", "__version__"]
 __version__: str = _native.__version__
 
 
-def _points(name: str, values: Any) -> np.ndarray:
-    """`values` as a C-contiguous float64 array of shape (n, d)."""
+def _array(name: str, values: Any, ndim: int, what: str) -> np.ndarray:
+    """`values` as a C-contiguous float64 array of `ndim` dimensions (`what` names them); an
+    array one dimension short gets a last axis of length 1 (one coordinate)."""
     try:
         a = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{name}: not an array of numbers ({e})") from None
-    if a.ndim == 1:
-        a = a.reshape(-1, 1)
-    if a.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array (points by coordinates), got {a.ndim}-D")
+    if a.ndim == ndim - 1:
+        a = a[..., None]
+    if a.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array ({what}), got {a.ndim}-D")
     return np.ascontiguousarray(a)
+
+
+def _points(name: str, values: Any) -> np.ndarray:
+    """`values` as (n, d) points; a 1-D array is one point per entry."""
+    return _array(name, values, 2, "points by coordinates")
 
 
 def kde(
@@ -175,18 +181,8 @@ class Simulation:
 
 
 def _trajectories(name: str, values: Any) -> np.ndarray:
-    """`values` as a C-contiguous float64 array of shape (count, T + 1, d)."""
-    try:
-        a = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name}: not an array of numbers ({e})") from None
-    if a.ndim == 2:
-        a = a[:, :, None]
-    if a.ndim != 3:
-        raise ValueError(
-            f"{name}: expected a 3-D array (trajectories by states by coordinates), got {a.ndim}-D"
-        )
-    return np.ascontiguousarray(a)
+    """`values` as (count, T + 1, d) states; a 2-D array is trajectories in 1-D."""
+    return _array(name, values, 3, "trajectories by states by coordinates")
 
 
 def imitate(demos: Any = None, init: Any = None, **options: Any) -> Dict[str, Any]:
