@@ -365,3 +365,23 @@ fn fast_exp_matches_std() {
         }
     }
 }
+
+/// The tree's work counter is the number of samples inside each query's cut radius, counted
+/// here directly: the nearest distance by brute force, the radius from `cut_radius2`.
+#[test]
+fn samples_touched_counts_the_cut_radius() {
+    use ganflow::kde::dist2;
+    use ganflow::kde::kdtree::{cut_radius2, samples_touched};
+    let samples = common::normal(500, 2, 31);
+    let queries = common::normal(60, 2, 32);
+    let (h, tol) = (0.3, 1e-6);
+    let touched = samples_touched(&samples, &queries, h, tol).unwrap();
+    let log_ratio = (samples.len() as f64).ln() - f64::ln(tol);
+    for (i, q) in queries.rows().enumerate() {
+        let d2: Vec<f64> = samples.rows().map(|y| dist2(q, y)).collect();
+        let nearest = d2.iter().copied().fold(f64::INFINITY, f64::min);
+        let r2 = cut_radius2(nearest, h * h, log_ratio);
+        let inside = d2.iter().filter(|&&v| v <= r2).count();
+        assert_eq!(touched[i], inside, "query {i}");
+    }
+}

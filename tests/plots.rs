@@ -205,18 +205,35 @@ fn bench_writes_one_row_per_configuration_and_a_picture() {
     assert_eq!(
         lines.next(),
         Some(
-            "estimator,n,m,dim,tol,seconds,density_rel_err_median,density_rel_err_max,score_err_median,score_err_max"
+            "geometry,estimator,n,m,dim,tol,seconds,density_rel_err_median,density_rel_err_max,score_err_median,score_err_max,tree_share,work_median,work_max"
         )
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     // 2 sizes x 2 dimensions x (exact + 2 tolerances of the tree + 2 of the grid).
     assert_eq!(rows.len(), 2 * 2 * 5);
     for r in &rows {
-        let tol: f64 = r[4].parse().unwrap();
-        let (dens_max, score_max): (f64, f64) = (r[7].parse().unwrap(), r[9].parse().unwrap());
-        let bound = if r[0] == "exact" { 1e-12 } else { tol };
+        assert_eq!(r[0], "gaussian");
+        let tol: f64 = r[5].parse().unwrap();
+        let (dens_max, score_max): (f64, f64) = (r[8].parse().unwrap(), r[10].parse().unwrap());
+        let bound = if r[1] == "exact" { 1e-12 } else { tol };
         assert!(dens_max <= bound && score_max <= bound, "{r:?}");
-        assert!(r[5].parse::<f64>().unwrap() > 0.0);
+        assert!(r[6].parse::<f64>().unwrap() > 0.0);
+        // Who answers, and the samples a query touches: every one for exact sums, at most
+        // every one for the tree (all its queries), the grid's uncertified share for it.
+        let m: usize = r[3].parse().unwrap();
+        let (share, med, max): (f64, usize, usize) = (
+            r[11].parse().unwrap(),
+            r[12].parse().unwrap(),
+            r[13].parse().unwrap(),
+        );
+        match r[1] {
+            "exact" => assert_eq!((share, med, max), (0.0, m, m), "{r:?}"),
+            "kdtree" => assert!(share == 1.0 && 0 < med && med <= max && max <= m, "{r:?}"),
+            _ => assert!(
+                (0.0..=1.0).contains(&share) && med <= max && max <= m,
+                "{r:?}"
+            ),
+        }
     }
     assert_eq!(png_size(&dir.path().join("b/bench.png")), (800, 560));
 
@@ -243,10 +260,52 @@ fn bench_writes_one_row_per_configuration_and_a_picture() {
     let ns: Vec<&str> = csv
         .lines()
         .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap())
+        .map(|l| l.split(',').nth(2).unwrap())
         .collect();
     assert_eq!(ns, ["200", "200"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("skipped"));
+
+    // The tail geometries: against four point masses at distance 6, the grid hands most of
+    // the queries from N(0, I) to the tree (measured: 66 % at N = 400, 98 % at 3000), and
+    // the worst of them touches every sample (the tail problem, measured); the ring's rows
+    // are written too.
+    let o = Command::new(env!("CARGO_BIN_EXE_ganflow"))
+        .current_dir(dir.path())
+        .args([
+            "bench",
+            "--geometry",
+            "far-points,ring",
+            "--n",
+            "400",
+            "--estimators",
+            "grid",
+            "--tol",
+            "1e-6",
+            "--accuracy-points",
+            "20",
+            "--out",
+            "t",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("t/bench.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0][0], rows[1][0]), ("far-points", "ring"));
+    let share: f64 = rows[0][11].parse().unwrap();
+    assert!(share > 0.5, "{share}");
+    assert_eq!(rows[0][13], "400");
+    let o = Command::new(env!("CARGO_BIN_EXE_ganflow"))
+        .current_dir(dir.path())
+        .args(["bench", "--geometry", "ring", "--dim", "1", "--out", "u"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--geometry ring: needs --dim 2"));
 }
 
 /// An environment's disc is drawn round and filled: its pixels fill pi/4 of their bounding

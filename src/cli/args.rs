@@ -60,12 +60,19 @@ pub enum Command {
 
 #[derive(Args, Clone, Debug)]
 pub struct BenchArgs {
-    /// Query counts N (the density and score are evaluated at N points of N(0, I)).
+    /// Query counts N (the density and score are evaluated at N points of N(0, I), or of a
+    /// heavy-tailed law with --geometry heavy-tail).
     #[arg(long, default_value = "1000,3000,10000")]
     pub n: String,
-    /// Sample count M (samples of N(0.5, I)) [default: M = N].
+    /// Sample count M [default: M = N].
     #[arg(long)]
     pub m: Option<usize>,
+    /// Where the samples lie, comma-separated: `gaussian` (N(0.5, I)), `ring` (radius 2,
+    /// width 0.02, in the first two coordinates), `spiral` (two turns, width 0.02),
+    /// `far-points` (four point masses at distance 6) or `heavy-tail` (N(0.5, I) samples,
+    /// queries from a Student t with 1.5 degrees of freedom).
+    #[arg(long, default_value = "gaussian")]
+    pub geometry: String,
     /// Dimensions.
     #[arg(long, default_value = "2")]
     pub dim: String,

@@ -140,10 +140,16 @@ impl GridSums {
         h: f64,
         log_weights: Option<&[f64]>,
     ) -> (usize, usize) {
+        let fallback = self.uncertified(queries, h, log_weights);
+        (queries.len() - fallback.len(), fallback.len())
+    }
+
+    /// The indices of the queries the grid cannot certify, which go to the tree (for
+    /// reports).
+    pub fn uncertified(&self, queries: &Points, h: f64, log_weights: Option<&[f64]>) -> Vec<usize> {
         let mut ls = vec![0.0; queries.len()];
         let mut sh = vec![0.0; queries.len() * queries.dim()];
-        let fallback = self.grid_pass(queries, h, log_weights, &mut ls, &mut sh);
-        (queries.len() - fallback.len(), fallback.len())
+        self.grid_pass(queries, h, log_weights, &mut ls, &mut sh)
     }
 
     /// Answers what the grid can certify; returns the indices of the other queries.

@@ -127,6 +127,74 @@ pub fn cut_radius2(delta2: f64, h2: f64, log_ratio: f64) -> f64 {
     r2
 }
 
+impl<const K: usize> KdTreeSums<K> {
+    /// The squared cut radius for query `q`: every sample beyond it is left out of the sum
+    /// (infinite when the nearest sample weighs nothing: then every sample counts).
+    /// `log_total` is `ln W`, `log_tol` is `ln tol`.
+    fn cut2(
+        &self,
+        q: &[f64; K],
+        h2: f64,
+        log_total: f64,
+        log_tol: f64,
+        log_weights: Option<&[f64]>,
+    ) -> f64 {
+        let nn = self
+            .tree
+            .query(q)
+            .nearest_one::<SquaredEuclidean<f64>>()
+            .execute();
+        let lw_nn = log_weights.map_or(0.0, |lw| lw[nn.item as usize]);
+        if lw_nn == f64::NEG_INFINITY {
+            f64::INFINITY
+        } else {
+            cut_radius2(nn.distance, h2, log_total - lw_nn - log_tol)
+        }
+    }
+
+    /// The samples each query's sum touches (those within its cut radius), unweighted: the
+    /// tree's work per query, for reports.
+    fn touched(&self, queries: &Points, h: f64) -> Vec<usize> {
+        let h2 = h * h;
+        let (log_total, log_tol) = ((self.samples.len() as f64).ln_p(), self.tol.ln_p());
+        queries
+            .as_slice()
+            .par_chunks(K)
+            .map(|q| {
+                let q: &[f64; K] = q.try_into().expect("query row length is K");
+                let r2 = self.cut2(q, h2, log_total, log_tol, None);
+                if r2.is_finite() {
+                    let mut count = 0;
+                    self.tree
+                        .query(q)
+                        .within::<SquaredEuclidean<f64>>(r2)
+                        .unsorted()
+                        .visit(|_| count += 1);
+                    count
+                } else {
+                    self.samples.len()
+                }
+            })
+            .collect()
+    }
+}
+
+/// The samples each query's sum touches in the tree estimator over `samples` with `tol` at
+/// bandwidth `h` (unweighted): its work per query, for reports. Dimensions above
+/// [`MAX_DIM`] touch every sample.
+pub fn samples_touched(samples: &Points, queries: &Points, h: f64, tol: f64) -> Result<Vec<usize>> {
+    samples.check_same_dim("queries", queries)?;
+    macro_rules! dispatch {
+        ($($k:literal)*) => {
+            match samples.dim() {
+                $($k => Ok(KdTreeSums::<$k>::new(samples.clone(), tol)?.touched(queries, h)),)*
+                _ => Ok(vec![samples.len(); queries.len()]),
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12)
+}
+
 impl<const K: usize> KernelSums for KdTreeSums<K> {
     fn samples(&self) -> &Points {
         &self.samples
@@ -164,18 +232,7 @@ impl<const K: usize> KernelSums for KdTreeSums<K> {
             .for_each(|((ls, sh), q)| {
                 let q: &[f64; K] = q.try_into().expect("query row length is K");
                 let mut acc = LogSumAcc::new(sh);
-                let nn = self
-                    .tree
-                    .query(q)
-                    .nearest_one::<SquaredEuclidean<f64>>()
-                    .execute();
-                let lw_nn = log_weights.map_or(0.0, |lw| lw[nn.item as usize]);
-                let r2 = if lw_nn == f64::NEG_INFINITY {
-                    // The nearest sample weighs nothing: no lower bound from it, sum all.
-                    f64::INFINITY
-                } else {
-                    cut_radius2(nn.distance, h2, log_total - lw_nn - log_tol)
-                };
+                let r2 = self.cut2(q, h2, log_total, log_tol, log_weights);
                 if r2.is_finite() {
                     self.tree
                         .query(q)
