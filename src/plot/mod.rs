@@ -276,6 +276,15 @@ fn draw_scatter(
             )
             .map_err(|e| plot_err(path, e))?;
     }
+    draw_legend(&mut chart, path)?;
+    Ok(())
+}
+
+/// The legend of a chart's labelled series, in its upper right corner.
+fn draw_legend<'a, 'b: 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, Canvas<'b>, CT>,
+    path: &Path,
+) -> Result<()> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -503,12 +512,7 @@ pub fn curves_png(path: &Path, t: &[f64], panels: &[CurvePanel], (w, h): (u32, u
                 });
         }
         if panel.lines.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| plot_err(path, e))?;
+            draw_legend(&mut chart, path)?;
         }
     }
     root.present().map_err(|e| plot_err(path, e))
@@ -659,13 +663,7 @@ pub fn density_png(
                     PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| plot_err(path, e))?;
+        draw_legend(&mut chart, path)?;
     }
     root.present().map_err(|e| plot_err(path, e))
 }
