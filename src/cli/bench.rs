@@ -7,14 +7,14 @@ use std::fs;
 use std::time::Instant;
 
 use ganflow::Points;
-use ganflow::datasets::rng;
+use ganflow::datasets::{gaussian, rng};
 use ganflow::kde::grid::GridSums;
 use ganflow::kde::kdtree::samples_touched;
 use ganflow::kde::{Bandwidth, Estimator, ExactSums, evaluate_sums, kde};
 use ganflow::metrics::subsample;
 use ganflow::num::Portable;
 use ganflow::plot::{loglog_png, loglog_slope};
-use rand_distr::{Distribution, Gamma, StandardNormal};
+use rand_distr::{Distribution, Gamma};
 
 use super::args::BenchArgs;
 use super::{AnyResult, parse_list as list, write_output};
@@ -64,17 +64,15 @@ const THIN: f64 = 0.02;
 impl Geometry {
     /// `n` queries and `m` samples in `dim` dimensions.
     fn point_sets(self, n: usize, m: usize, dim: usize, seed: u64) -> AnyResult<(Points, Points)> {
-        let normal = |count: usize, s: u64| -> Vec<f64> {
-            let mut r = rng(s);
-            (0..count * dim)
-                .map(|_| StandardNormal.sample(&mut r))
-                .collect()
+        // The standard normal draws of the Gaussian geometry, as before there were others.
+        let normal = |count: usize, s: u64| -> AnyResult<Vec<f64>> {
+            Ok(gaussian(count, &vec![0.0; dim], 1.0, s)?.as_slice().to_vec())
         };
         let queries = match self {
             Self::HeavyTail => {
                 // Student t, 1.5 degrees of freedom: a normal over sqrt(chi2(1.5)/1.5), the
                 // chi-square drawn as a gamma(0.75, 2).
-                let z = normal(n, seed);
+                let z = normal(n, seed)?;
                 let mut r = rng(seed + 7);
                 let gamma = Gamma::new(0.75, 2.0).map_err(|e| e.to_string())?;
                 let coords = z
@@ -87,9 +85,9 @@ impl Geometry {
                     .collect();
                 Points::new("queries", coords, dim)?
             }
-            _ => Points::new("queries", normal(n, seed), dim)?,
+            _ => Points::new("queries", normal(n, seed)?, dim)?,
         };
-        let noise = normal(m, seed + 1);
+        let noise = normal(m, seed + 1)?;
         let pi = std::f64::consts::PI;
         let along = |k: usize| (k as f64 + 0.5) / m as f64;
         let coords: Vec<f64> = match self {
