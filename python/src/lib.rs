@@ -10,7 +10,7 @@
 
 use std::ops::ControlFlow;
 
-use ganflow::flow::sim::{Observation, StopReason, StopRule};
+use ganflow::flow::sim::{Observation, OpponentMeasures, StopReason, StopRule};
 use ganflow::imitate::ImitateSpec;
 use ganflow::imitate::baselines::random_rollouts;
 use ganflow::imitate::record::{ImitationRecord, imitate as run_imitate, metric_names};
@@ -31,12 +31,13 @@ use pyo3::exceptions::{PyFloatingPointError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
-/// A library error as Python's `ValueError`, with the library's message; an option is named
-/// as the keyword argument that sets it (`bandwidth_g`, not `--bandwidth-g`).
+/// A `ValueError` with this message.
 fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
+/// A library error as Python's `ValueError`, with the library's message; an option is named
+/// as the keyword argument that sets it (`bandwidth_g`, not `--bandwidth-g`).
 fn library_error(e: ganflow::Error) -> PyErr {
     match e {
         ganflow::Error::InvalidOption { option, message } if option.starts_with("--") => {
@@ -245,7 +246,7 @@ fn diagnostics_dict<'py>(
     step: u64,
     t: f64,
     diag: &Diagnostics,
-    game: Option<(f64, f64, f64)>,
+    game: Option<&OpponentMeasures>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
     out.set_item("step", step)?;
@@ -256,10 +257,10 @@ fn diagnostics_dict<'py>(
     out.set_item("mean_dstar_particles", diag.mean_dstar_particles)?;
     out.set_item("mean_dstar_data", diag.mean_dstar_data)?;
     out.set_item("max_speed", diag.max_speed)?;
-    if let Some((gap, norm, rotation)) = game {
-        out.set_item("disc_gap", gap)?;
-        out.set_item("param_norm", norm)?;
-        out.set_item("rotation", rotation)?;
+    if let Some(g) = game {
+        out.set_item("disc_gap", g.disc_gap)?;
+        out.set_item("param_norm", g.param_norm)?;
+        out.set_item("rotation", g.rotation)?;
     }
     Ok(out)
 }
@@ -339,13 +340,7 @@ impl Simulation {
             };
             let go_on = Python::attach(|py| -> PyResult<bool> {
                 let x = matrix(py, o.particles.as_slice().to_vec(), o.particles.dim())?;
-                let game = o.game.as_ref().map(|g| {
-                    (
-                        g.measures.disc_gap,
-                        g.measures.param_norm,
-                        g.measures.rotation,
-                    )
-                });
+                let game = o.game.as_ref().map(|g| &g.measures);
                 let diag = diagnostics_dict(py, o.step, o.t, o.diagnostics, game)?;
                 let answer = callback.call1(py, (o.step, o.t, x, diag))?;
                 let answer = answer.bind(py);

@@ -282,9 +282,13 @@ def test_a_learning_discriminator_has_parameters():
     x, y = clouds(60, 60, seed=13)
     sim = ganflow.Simulation(x, y, discriminator="quadratic", dt=0.05)
     assert sim.discriminator is not None and (sim.discriminator == 0).all()
-    last = sim.run(steps=5)
+    seen = []
+    last = sim.run(steps=5, every=5, callback=lambda k, t, x, d: seen.append(d))
     assert np.abs(sim.discriminator).max() > 0
     assert "jsd" in last
+    # The callback sees what is measured of the discriminator.
+    assert all(0 <= d["disc_gap"] <= 1 and d["param_norm"] >= 0 for d in seen)
+    assert seen[-1]["param_norm"] > 0
     assert ganflow.Simulation(x, y).discriminator is None
 
 

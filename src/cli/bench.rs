@@ -66,7 +66,9 @@ impl Geometry {
     fn point_sets(self, n: usize, m: usize, dim: usize, seed: u64) -> AnyResult<(Points, Points)> {
         // The standard normal draws of the Gaussian geometry, as before there were others.
         let normal = |count: usize, s: u64| -> AnyResult<Vec<f64>> {
-            Ok(gaussian(count, &vec![0.0; dim], 1.0, s)?.as_slice().to_vec())
+            Ok(gaussian(count, &vec![0.0; dim], 1.0, s)?
+                .as_slice()
+                .to_vec())
         };
         let queries = match self {
             Self::HeavyTail => {
