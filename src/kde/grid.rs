@@ -68,6 +68,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
+use super::farfield::{self, FarFieldSums};
 use super::{BlockedSums, KernelSums, kdtree};
 use crate::num::Portable;
 use crate::points::Points;
@@ -122,10 +123,15 @@ impl GridSums {
         }
     }
 
-    /// The fallback: the k-d tree over the same samples (exact sums if it cannot be built).
+    /// The fallback for the queries the grid cannot certify: the far-field tree over the
+    /// same samples (`d <= 2`), whose work per query does not grow with the samples near it;
+    /// the k-d tree above (exact sums if it cannot be built).
     fn tree(&self) -> &dyn KernelSums {
         self.tree
             .get_or_init(|| {
+                if self.samples.dim() <= farfield::MAX_DIM {
+                    return Box::new(FarFieldSums::new(self.samples.clone(), self.tol));
+                }
                 kdtree::build(self.samples.clone(), self.tol)
                     .unwrap_or_else(|_| Box::new(BlockedSums::new(self.samples.clone())))
             })

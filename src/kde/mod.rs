@@ -22,6 +22,7 @@
 mod bandwidth;
 mod blocked;
 mod exact;
+pub mod farfield;
 pub mod grid;
 pub mod kdtree;
 pub mod simd;
@@ -254,6 +255,35 @@ impl<'a> LogSumAcc<'a> {
                 *v = *v * scale + (a - b);
             }
             self.max = t;
+        }
+    }
+
+    /// Adds a term `exp(t)` whose displacement sum is `exp(t) v` (a group of samples summed
+    /// as one: a far-field node).
+    #[inline]
+    pub(crate) fn add_sum(&mut self, t: f64, v: &[f64]) {
+        if t <= self.max {
+            let e = (t - self.max).exp_p();
+            self.sum += e;
+            for (a, b) in self.vec.iter_mut().zip(v) {
+                *a += e * b;
+            }
+        } else if t > f64::NEG_INFINITY {
+            let scale = (self.max - t).exp_p();
+            self.sum = self.sum * scale + 1.0;
+            for (a, b) in self.vec.iter_mut().zip(v) {
+                *a = *a * scale + b;
+            }
+            self.max = t;
+        }
+    }
+
+    /// `log Σ exp(t)` of the terms so far (`-inf` before the first).
+    pub(crate) fn log_total(&self) -> f64 {
+        if self.sum == 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            self.max + self.sum.ln_p()
         }
     }
 

@@ -1,0 +1,484 @@
+//! Kernel sums whose work per query does not grow with the number of samples near it: a
+//! k-d tree whose nodes carry Taylor moments, for `d <= 2`.
+//!
+//! # The expansion
+//!
+//! For a node with centre `c` and samples `y_i = c + h z_i` of weights `w_i`, and a query
+//! `x = c + h u`,
+//!
+//! ```text
+//! Σ_i w_i exp(-|x - y_i|² / 2h²) = exp(-|u|²/2) F(u),   F(u) = Σ_i w'_i exp(u · z_i),
+//! Σ_i w_i exp(-|x - y_i|² / 2h²) (y_i - x) = h exp(-|u|²/2) (∇F(u) - u F(u)),
+//! ```
+//!
+//! with `w'_i = w_i exp(-|z_i|²/2)`. Truncating `exp(u · z)` after degree `P` gives
+//! `F_P(u) = Σ_{|α| <= P} M_α u^α` with moments `M_α = Σ_i w'_i z_i^α / α!`. With
+//! `ρ = |u| max_i |z_i|` and `W' = Σ w'_i`, the remainders are
+//!
+//! ```text
+//! |F - F_P| <= W' Σ_{k > P} ρ^k / k! <= W' e^ρ ρ^(P+1) / (P+1)!,
+//! |∇F - ∇F_P| <= W' r e^ρ ρ^P / P!                         (r = max |z_i|),
+//! ```
+//!
+//! and `F >= W' e^(-ρ)`, so relative to the node's own sum the density's error is at most
+//! `B_S(ρ) = e^(2ρ) ρ^(P+1) / (P+1)!` and the displacement sum's at most
+//! `h (r e^(2ρ) ρ^P / P! + |u| B_S(ρ))` times the node's sum. A node is expanded when both
+//! are within `ε/2`: the errors then add up to at most `ε/2` of the whole sum, whatever the
+//! number of nodes. What matters is `ρ = |x - c| r / h²`, so a query far from a node can use
+//! it only if the node is small; a tail query's nodes shrink with its distance, but not
+//! with the number of samples they hold.
+//!
+//! # Pruning
+//!
+//! A node at least `d_min` from the query, with total weight `W_n`, holds at most
+//! `W_n K(d_min)` of the sum and `W_n K(d_min) d_max` of the displacement sum. With `S_lo`
+//! a lower bound of the whole sum and `W` the total weight, it is dropped when
+//! `K(d_min) max(1, d_max/h) <= (ε/2) S_lo / W`: the dropped nodes then hold at most `ε/2`
+//! of the sum, and `ε/2 h` times it of the displacement sum. `S_lo` is the larger of the
+//! nearest sample's own term and `(1 - ε)` times what has been summed so far (each part of
+//! which is within `ε/2` of its truth); it only grows, and is below the sum throughout.
+//!
+//! # The guarantee
+//!
+//! With both halves, the sum is within a relative `ε` and the displacement sum within
+//! `ε h S`. Then (see `kdtree.rs`) the log-density is within `-ln(1 - tol)` and the score
+//! within `tol (|score| + 1/h)` for `ε = tol / (1 + tol)`: the tree's and the grid's
+//! guarantee. Each query is summed in a fixed order (near child first), so results are the
+//! same at any thread count.
+
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use super::{KernelSums, LogSumAcc, dist2};
+use crate::num::Portable;
+use crate::points::Points;
+
+/// The degree of the Taylor expansion.
+const DEGREE: usize = 20;
+/// The largest `ρ` a node is expanded at, whatever the tolerance: the expansion's terms
+/// reach `e^ρ` where the sum may be as small as `e^(-ρ)` of the node's weight, so rounding
+/// loses at most `e^(2ρ)` (1100) times the unit roundoff per term, far below `tol = 1e-8`.
+const MAX_RHO: f64 = 3.5;
+/// Samples per leaf.
+const LEAF: usize = 32;
+/// Nodes wider than this many bandwidths carry no moments (they are never expanded unless
+/// the query sits almost at their centre, and recursing costs little there).
+const MOMENT_RADIUS: f64 = 4.0;
+/// The dimensions served.
+pub const MAX_DIM: usize = 2;
+
+/// One node of the tree: its samples (a range of `order`), its box, and its children.
+#[derive(Clone, Debug)]
+struct Node {
+    start: usize,
+    end: usize,
+    children: Option<(usize, usize)>,
+    lo: [f64; MAX_DIM],
+    hi: [f64; MAX_DIM],
+    centre: [f64; MAX_DIM],
+    /// `max_i |y_i - c|`.
+    radius: f64,
+}
+
+/// The tree's shape, which depends on the samples only.
+#[derive(Debug)]
+struct Shape {
+    nodes: Vec<Node>,
+    /// Sample indices, each node's a contiguous range.
+    order: Vec<usize>,
+}
+
+/// Kernel sums on a k-d tree with Taylor moments (`d <= 2`), relative tolerance `tol`.
+pub struct FarFieldSums {
+    samples: Points,
+    tol: f64,
+    shape: OnceLock<Shape>,
+}
+
+/// The multi-indices of total degree `<= DEGREE` in `d` dimensions, in a fixed order.
+fn multi_indices(d: usize) -> Vec<[usize; MAX_DIM]> {
+    let mut out = Vec::new();
+    for total in 0..=DEGREE {
+        if d == 1 {
+            out.push([total, 0]);
+        } else {
+            for a in (0..=total).rev() {
+                out.push([a, total - a]);
+            }
+        }
+    }
+    out
+}
+
+fn factorial(k: usize) -> f64 {
+    (1..=k).map(|v| v as f64).product()
+}
+
+impl FarFieldSums {
+    /// Takes the samples (`d <= 2`); `tol` in (0, 1).
+    pub fn new(samples: Points, tol: f64) -> Self {
+        assert!(samples.dim() <= MAX_DIM, "the far-field tree serves d <= 2");
+        Self {
+            samples,
+            tol,
+            shape: OnceLock::new(),
+        }
+    }
+
+    fn shape(&self) -> &Shape {
+        self.shape.get_or_init(|| build_shape(&self.samples))
+    }
+
+    /// The work of each query: samples summed directly plus nodes expanded (for reports and
+    /// tests), at bandwidth `h`, unweighted.
+    pub fn work(&self, queries: &Points, h: f64) -> Vec<usize> {
+        let mut ls = vec![0.0; queries.len()];
+        let mut sh = vec![0.0; queries.len() * queries.dim()];
+        self.evaluate(queries, h, None, &mut ls, &mut sh)
+    }
+
+    /// The sums at every query; returns each query's work.
+    fn evaluate(
+        &self,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+        shift: &mut [f64],
+    ) -> Vec<usize> {
+        let d = self.samples.dim();
+        let shape = self.shape();
+        let samples = &self.samples;
+        let lw = |i: usize| log_weights.map_or(0.0, |w| w[i]);
+        // Per node: its largest log weight, its log total weight, and its moments.
+        let indices = multi_indices(d);
+        let inv_fact: Vec<f64> = indices
+            .iter()
+            .map(|a| 1.0 / (factorial(a[0]) * factorial(a[1])))
+            .collect();
+        let node_data: Vec<NodeData> = shape
+            .nodes
+            .par_iter()
+            .map(|n| {
+                let members = &shape.order[n.start..n.end];
+                let top = members
+                    .iter()
+                    .map(|&i| lw(i))
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let total = if top == f64::NEG_INFINITY {
+                    top
+                } else {
+                    top + members
+                        .iter()
+                        .map(|&i| (lw(i) - top).exp_p())
+                        .sum::<f64>()
+                        .ln_p()
+                };
+                let radius = n.radius / h;
+                let moments = (radius <= MOMENT_RADIUS && top > f64::NEG_INFINITY).then(|| {
+                    let mut m = vec![0.0; indices.len()];
+                    let mut powers = [[0.0; DEGREE + 1]; MAX_DIM];
+                    for &i in members {
+                        let y = samples.row(i);
+                        let mut z = [0.0; MAX_DIM];
+                        for k in 0..d {
+                            z[k] = (y[k] - n.centre[k]) / h;
+                        }
+                        let z2: f64 = z.iter().map(|v| v * v).sum();
+                        let w = (lw(i) - top - 0.5 * z2).exp_p();
+                        for (k, zk) in z.iter().enumerate().take(d) {
+                            powers[k][0] = 1.0;
+                            for p in 1..=DEGREE {
+                                powers[k][p] = powers[k][p - 1] * zk;
+                            }
+                        }
+                        for (j, a) in indices.iter().enumerate() {
+                            let zpow = if d == 1 {
+                                powers[0][a[0]]
+                            } else {
+                                powers[0][a[0]] * powers[1][a[1]]
+                            };
+                            m[j] += w * zpow;
+                        }
+                    }
+                    m.iter_mut().zip(&inv_fact).for_each(|(v, f)| *v *= f);
+                    m
+                });
+                NodeData {
+                    log_w_max: top,
+                    log_w_total: total,
+                    radius,
+                    moments,
+                }
+            })
+            .collect();
+        let log_total = node_data[0].log_w_total;
+        let eps = self.tol / (1.0 + self.tol);
+        // The largest ρ whose expansion meets the density half of the budget.
+        let bound_s =
+            |rho: f64| (2.0 * rho).exp_p() * rho.powi(DEGREE as i32 + 1) / factorial(DEGREE + 1);
+        let inv_2h2 = 0.5 / (h * h);
+        log_sum
+            .par_iter_mut()
+            .zip(shift.par_chunks_mut(d))
+            .zip(queries.as_slice().par_chunks(d))
+            .with_min_len(16)
+            .map(|((ls, sh), q)| {
+                let mut acc = LogSumAcc::new(sh);
+                let mut work = 0;
+                // A lower bound of the whole sum: the nearest sample's own term, and, once
+                // more has been summed, what has been summed (each part within a relative
+                // ε/2 of its true value, so (1 - ε) of it is below the truth).
+                let (nn, nn_d2) = nearest(shape, samples, q);
+                let log_nn = lw(nn) - nn_d2 * inv_2h2;
+                let log_share = (0.5 * eps).ln_p() - log_total;
+                let log_keep = (-eps).ln_1p_p();
+                let mut stack = vec![0usize];
+                while let Some(k) = stack.pop() {
+                    let n = &shape.nodes[k];
+                    let nd = &node_data[k];
+                    if nd.log_w_max == f64::NEG_INFINITY {
+                        continue;
+                    }
+                    let (dmin2, dmax2) = box_distances(n, q, d);
+                    let spread = (dmax2.sqrt() / h).max(1.0).ln_p();
+                    let log_lo = log_nn.max(acc.log_total() + log_keep);
+                    if log_lo > f64::NEG_INFINITY && -dmin2 * inv_2h2 + spread <= log_share + log_lo
+                    {
+                        continue;
+                    }
+                    if let Some(m) = &nd.moments {
+                        let mut u = [0.0; MAX_DIM];
+                        for j in 0..d {
+                            u[j] = (q[j] - n.centre[j]) / h;
+                        }
+                        let un = u.iter().map(|v| v * v).sum::<f64>().sqrt();
+                        let rho = un * nd.radius;
+                        let bs = bound_s(rho);
+                        let bn = nd.radius * (2.0 * rho).exp_p() * rho.powi(DEGREE as i32)
+                            / factorial(DEGREE)
+                            + un * bs;
+                        if rho <= MAX_RHO && bs <= 0.5 * eps && bn <= 0.5 * eps {
+                            work += 1;
+                            let (f, grad) = taylor(m, &indices, &u, d);
+                            if f > 0.0 {
+                                let log_scale = nd.log_w_max - 0.5 * un * un;
+                                let mut n_vec = [0.0; MAX_DIM];
+                                for j in 0..d {
+                                    n_vec[j] = h * (grad[j] - u[j] * f) / f;
+                                }
+                                acc.add_sum(log_scale + f.ln_p(), &n_vec[..d]);
+                            }
+                            continue;
+                        }
+                    }
+                    match n.children {
+                        Some(pair) => push_near_last(&mut stack, shape, pair, q, d),
+                        None => {
+                            for &i in &shape.order[n.start..n.end] {
+                                work += 1;
+                                let y = samples.row(i);
+                                acc.add(lw(i) - dist2(y, q) * inv_2h2, y, q);
+                            }
+                        }
+                    }
+                }
+                *ls = acc.finish(h * h);
+                work
+            })
+            .collect()
+    }
+}
+
+/// Per call: what the weights and the bandwidth make of a node.
+struct NodeData {
+    log_w_max: f64,
+    log_w_total: f64,
+    /// The node's radius in bandwidths.
+    radius: f64,
+    /// Taylor moments (scaled by `exp(-log_w_max)`), for nodes within [`MOMENT_RADIUS`].
+    moments: Option<Vec<f64>>,
+}
+
+/// `F_P(u)` and its gradient from the moments.
+fn taylor(
+    m: &[f64],
+    indices: &[[usize; MAX_DIM]],
+    u: &[f64; MAX_DIM],
+    d: usize,
+) -> (f64, [f64; MAX_DIM]) {
+    let mut powers = [[0.0; DEGREE + 1]; MAX_DIM];
+    for k in 0..d {
+        powers[k][0] = 1.0;
+        for p in 1..=DEGREE {
+            powers[k][p] = powers[k][p - 1] * u[k];
+        }
+    }
+    let mut f = 0.0;
+    let mut g = [0.0; MAX_DIM];
+    for (mj, a) in m.iter().zip(indices) {
+        if d == 1 {
+            f += mj * powers[0][a[0]];
+            if a[0] > 0 {
+                g[0] += mj * a[0] as f64 * powers[0][a[0] - 1];
+            }
+        } else {
+            f += mj * powers[0][a[0]] * powers[1][a[1]];
+            if a[0] > 0 {
+                g[0] += mj * a[0] as f64 * powers[0][a[0] - 1] * powers[1][a[1]];
+            }
+            if a[1] > 0 {
+                g[1] += mj * a[1] as f64 * powers[0][a[0]] * powers[1][a[1] - 1];
+            }
+        }
+    }
+    (f, g)
+}
+
+/// Squared distances from `q` to the nearest and the farthest point of the node's box.
+fn box_distances(n: &Node, q: &[f64], d: usize) -> (f64, f64) {
+    let (mut near, mut far) = (0.0, 0.0);
+    for ((lo, hi), x) in n.lo.iter().zip(&n.hi).zip(q).take(d) {
+        let gap = (lo - x).max(0.0).max((x - hi).max(0.0));
+        near += gap * gap;
+        let span = (x - lo).abs().max((hi - x).abs());
+        far += span * span;
+    }
+    (near, far)
+}
+
+/// Pushes a node's two children, the one nearer `q` last, so that it is visited first.
+fn push_near_last(
+    stack: &mut Vec<usize>,
+    shape: &Shape,
+    (a, b): (usize, usize),
+    q: &[f64],
+    d: usize,
+) {
+    let da = box_distances(&shape.nodes[a], q, d).0;
+    let db = box_distances(&shape.nodes[b], q, d).0;
+    if da <= db {
+        stack.extend([b, a]);
+    } else {
+        stack.extend([a, b]);
+    }
+}
+
+/// The nearest sample to `q` and its squared distance (ties: the first in the tree's order).
+fn nearest(shape: &Shape, samples: &Points, q: &[f64]) -> (usize, f64) {
+    let d = samples.dim();
+    let mut best = (shape.order[0], f64::INFINITY);
+    let mut stack = vec![0usize];
+    while let Some(k) = stack.pop() {
+        let n = &shape.nodes[k];
+        if box_distances(n, q, d).0 >= best.1 {
+            continue;
+        }
+        match n.children {
+            Some(pair) => push_near_last(&mut stack, shape, pair, q, d),
+            None => {
+                // A leaf of copies of one point (it stopped splitting) needs one look.
+                let members = &shape.order[n.start..n.end];
+                let look = if n.radius == 0.0 {
+                    &members[..1]
+                } else {
+                    members
+                };
+                for &i in look {
+                    let r2 = dist2(samples.row(i), q);
+                    if r2 < best.1 {
+                        best = (i, r2);
+                    }
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Median splits on the widest axis of each node's box, down to [`LEAF`] samples.
+fn build_shape(samples: &Points) -> Shape {
+    let d = samples.dim();
+    let mut order: Vec<usize> = (0..samples.len()).collect();
+    let mut nodes = Vec::new();
+    let mut pending = vec![(0usize, samples.len(), usize::MAX, false)];
+    while let Some((start, end, parent, is_right)) = pending.pop() {
+        let members = &order[start..end];
+        let mut lo = [0.0; MAX_DIM];
+        let mut hi = [0.0; MAX_DIM];
+        for k in 0..d {
+            lo[k] = members
+                .iter()
+                .map(|&i| samples.row(i)[k])
+                .fold(f64::INFINITY, f64::min);
+            hi[k] = members
+                .iter()
+                .map(|&i| samples.row(i)[k])
+                .fold(f64::NEG_INFINITY, f64::max);
+        }
+        let mut centre = [0.0; MAX_DIM];
+        for k in 0..d {
+            centre[k] = 0.5 * (lo[k] + hi[k]);
+        }
+        let radius = members
+            .iter()
+            .map(|&i| dist2(samples.row(i), &centre[..d]))
+            .fold(0.0, f64::max)
+            .sqrt();
+        let index = nodes.len();
+        nodes.push(Node {
+            start,
+            end,
+            children: None,
+            lo,
+            hi,
+            centre,
+            radius,
+        });
+        if parent != usize::MAX {
+            let c = nodes[parent].children.get_or_insert((0, 0));
+            if is_right {
+                c.1 = index;
+            } else {
+                c.0 = index;
+            }
+        }
+        let axis = (0..d)
+            .max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b])))
+            .unwrap_or(0);
+        if end - start <= LEAF || hi[axis] <= lo[axis] {
+            continue;
+        }
+        let mid = start + (end - start) / 2;
+        order[start..end].select_nth_unstable_by(mid - start, |&a, &b| {
+            samples.row(a)[axis]
+                .total_cmp(&samples.row(b)[axis])
+                .then(a.cmp(&b))
+        });
+        pending.push((mid, end, index, true));
+        pending.push((start, mid, index, false));
+    }
+    Shape { nodes, order }
+}
+
+impl KernelSums for FarFieldSums {
+    fn samples(&self) -> &Points {
+        &self.samples
+    }
+
+    fn eval_unchecked(
+        &self,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+        shift: &mut [f64],
+    ) {
+        self.evaluate(queries, h, log_weights, log_sum, shift);
+    }
+
+    fn name(&self) -> &'static str {
+        "farfield"
+    }
+}
