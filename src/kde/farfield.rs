@@ -46,7 +46,7 @@
 //! guarantee. Each query is summed in a fixed order (near child first), so results are the
 //! same at any thread count.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
@@ -94,17 +94,22 @@ pub struct FarFieldSums {
     samples: Points,
     tol: f64,
     shape: OnceLock<Shape>,
+    /// The unweighted moments at the last bandwidth asked for (its bits), reused while it
+    /// stays: the data's sums are asked for at one bandwidth every step.
+    unweighted: Mutex<Option<(u64, Arc<Vec<NodeData>>)>>,
 }
 
 /// The multi-indices of total degree `<= DEGREE` in `d` dimensions, in a fixed order.
+/// In rows by the first index (`a` then `b` ascending, `a + b <= DEGREE`), the order
+/// [`taylor`] reads them in.
 fn multi_indices(d: usize) -> Vec<[usize; MAX_DIM]> {
     let mut out = Vec::new();
-    for total in 0..=DEGREE {
+    for a in 0..=DEGREE {
         if d == 1 {
-            out.push([total, 0]);
+            out.push([a, 0]);
         } else {
-            for a in (0..=total).rev() {
-                out.push([a, total - a]);
+            for b in 0..=DEGREE - a {
+                out.push([a, b]);
             }
         }
     }
@@ -123,6 +128,7 @@ impl FarFieldSums {
             samples,
             tol,
             shape: OnceLock::new(),
+            unweighted: Mutex::new(None),
         }
     }
 
@@ -157,67 +163,99 @@ impl FarFieldSums {
             .iter()
             .map(|a| 1.0 / (factorial(a[0]) * factorial(a[1])))
             .collect();
-        let node_data: Vec<NodeData> = shape
-            .nodes
-            .par_iter()
-            .map(|n| {
-                let members = &shape.order[n.start..n.end];
-                let top = members
-                    .iter()
-                    .map(|&i| lw(i))
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let total = if top == f64::NEG_INFINITY {
-                    top
-                } else {
-                    top + members
+        let compute = || -> Vec<NodeData> {
+            shape
+                .nodes
+                .par_iter()
+                .map(|n| {
+                    let members = &shape.order[n.start..n.end];
+                    let top = members
                         .iter()
-                        .map(|&i| (lw(i) - top).exp_p())
-                        .sum::<f64>()
-                        .ln_p()
-                };
-                let radius = n.radius / h;
-                let moments = (radius <= MOMENT_RADIUS && top > f64::NEG_INFINITY).then(|| {
-                    let mut m = vec![0.0; indices.len()];
-                    let mut powers = [[0.0; DEGREE + 1]; MAX_DIM];
-                    for &i in members {
-                        let y = samples.row(i);
-                        let mut z = [0.0; MAX_DIM];
-                        for k in 0..d {
-                            z[k] = (y[k] - n.centre[k]) / h;
-                        }
-                        let z2: f64 = z.iter().map(|v| v * v).sum();
-                        let w = (lw(i) - top - 0.5 * z2).exp_p();
-                        for (k, zk) in z.iter().enumerate().take(d) {
-                            powers[k][0] = 1.0;
-                            for p in 1..=DEGREE {
-                                powers[k][p] = powers[k][p - 1] * zk;
+                        .map(|&i| lw(i))
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    let total = if top == f64::NEG_INFINITY {
+                        top
+                    } else {
+                        top + members
+                            .iter()
+                            .map(|&i| (lw(i) - top).exp_p())
+                            .sum::<f64>()
+                            .ln_p()
+                    };
+                    let radius = n.radius / h;
+                    let moments = (radius <= MOMENT_RADIUS && top > f64::NEG_INFINITY).then(|| {
+                        let mut m = vec![0.0; indices.len()];
+                        let mut powers = [[0.0; DEGREE + 1]; MAX_DIM];
+                        for &i in members {
+                            let y = samples.row(i);
+                            let mut z = [0.0; MAX_DIM];
+                            for k in 0..d {
+                                z[k] = (y[k] - n.centre[k]) / h;
+                            }
+                            let z2: f64 = z.iter().map(|v| v * v).sum();
+                            let w = (lw(i) - top - 0.5 * z2).exp_p();
+                            for (k, zk) in z.iter().enumerate().take(d) {
+                                powers[k][0] = 1.0;
+                                for p in 1..=DEGREE {
+                                    powers[k][p] = powers[k][p - 1] * zk;
+                                }
+                            }
+                            for (j, a) in indices.iter().enumerate() {
+                                let zpow = if d == 1 {
+                                    powers[0][a[0]]
+                                } else {
+                                    powers[0][a[0]] * powers[1][a[1]]
+                                };
+                                m[j] += w * zpow;
                             }
                         }
-                        for (j, a) in indices.iter().enumerate() {
-                            let zpow = if d == 1 {
-                                powers[0][a[0]]
-                            } else {
-                                powers[0][a[0]] * powers[1][a[1]]
-                            };
-                            m[j] += w * zpow;
-                        }
+                        m.iter_mut().zip(&inv_fact).for_each(|(v, f)| *v *= f);
+                        m
+                    });
+                    NodeData {
+                        log_w_max: top,
+                        log_w_total: total,
+                        radius,
+                        moments,
                     }
-                    m.iter_mut().zip(&inv_fact).for_each(|(v, f)| *v *= f);
-                    m
-                });
-                NodeData {
-                    log_w_max: top,
-                    log_w_total: total,
-                    radius,
-                    moments,
+                })
+                .collect()
+        };
+        let node_data: Arc<Vec<NodeData>> = match log_weights {
+            Some(_) => Arc::new(compute()),
+            None => {
+                let mut cache = self.unweighted.lock().unwrap_or_else(|e| e.into_inner());
+                match &*cache {
+                    Some((bits, data)) if *bits == h.to_bits() => Arc::clone(data),
+                    _ => {
+                        let data = Arc::new(compute());
+                        *cache = Some((h.to_bits(), Arc::clone(&data)));
+                        data
+                    }
                 }
-            })
-            .collect();
+            }
+        };
         let log_total = node_data[0].log_w_total;
         let eps = self.tol / (1.0 + self.tol);
-        // The largest ρ whose expansion meets the density half of the budget.
+        // The density's remainder bound, increasing in ρ, and the largest ρ it allows
+        // (bisection, once per call): nodes beyond it are not tried.
         let bound_s =
             |rho: f64| (2.0 * rho).exp_p() * rho.powi(DEGREE as i32 + 1) / factorial(DEGREE + 1);
+        let rho_s = {
+            let (mut lo, mut hi) = (0.0, MAX_RHO);
+            if bound_s(hi) <= 0.5 * eps {
+                lo = hi;
+            }
+            for _ in 0..60 {
+                let mid = 0.5 * (lo + hi);
+                if bound_s(mid) <= 0.5 * eps {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        };
         let inv_2h2 = 0.5 / (h * h);
         log_sum
             .par_iter_mut()
@@ -234,7 +272,8 @@ impl FarFieldSums {
                 let log_nn = lw(nn) - nn_d2 * inv_2h2;
                 let log_share = (0.5 * eps).ln_p() - log_total;
                 let log_keep = (-eps).ln_1p_p();
-                let mut stack = vec![0usize];
+                let mut stack = Vec::with_capacity(64);
+                stack.push(0usize);
                 while let Some(k) = stack.pop() {
                     let n = &shape.nodes[k];
                     let nd = &node_data[k];
@@ -242,7 +281,7 @@ impl FarFieldSums {
                         continue;
                     }
                     let (dmin2, dmax2) = box_distances(n, q, d);
-                    let spread = (dmax2.sqrt() / h).max(1.0).ln_p();
+                    let spread = log_upper(dmax2 / (h * h)) * 0.5;
                     let log_lo = log_nn.max(acc.log_total() + log_keep);
                     if log_lo > f64::NEG_INFINITY && -dmin2 * inv_2h2 + spread <= log_share + log_lo
                     {
@@ -255,13 +294,15 @@ impl FarFieldSums {
                         }
                         let un = u.iter().map(|v| v * v).sum::<f64>().sqrt();
                         let rho = un * nd.radius;
-                        let bs = bound_s(rho);
-                        let bn = nd.radius * (2.0 * rho).exp_p() * rho.powi(DEGREE as i32)
-                            / factorial(DEGREE)
-                            + un * bs;
-                        if rho <= MAX_RHO && bs <= 0.5 * eps && bn <= 0.5 * eps {
+                        let accept = rho <= rho_s && {
+                            let g = (2.0 * rho).exp_p() * rho.powi(DEGREE as i32);
+                            let bs = g * rho / factorial(DEGREE + 1);
+                            let bn = nd.radius * g / factorial(DEGREE) + un * bs;
+                            bn <= 0.5 * eps
+                        };
+                        if accept {
                             work += 1;
-                            let (f, grad) = taylor(m, &indices, &u, d);
+                            let (f, grad) = taylor(m, &u, d);
                             if f > 0.0 {
                                 let log_scale = nd.log_w_max - 0.5 * un * un;
                                 let mut n_vec = [0.0; MAX_DIM];
@@ -301,39 +342,40 @@ struct NodeData {
     moments: Option<Vec<f64>>,
 }
 
-/// `F_P(u)` and its gradient from the moments.
-fn taylor(
-    m: &[f64],
-    indices: &[[usize; MAX_DIM]],
-    u: &[f64; MAX_DIM],
-    d: usize,
-) -> (f64, [f64; MAX_DIM]) {
-    let mut powers = [[0.0; DEGREE + 1]; MAX_DIM];
-    for k in 0..d {
-        powers[k][0] = 1.0;
-        for p in 1..=DEGREE {
-            powers[k][p] = powers[k][p - 1] * u[k];
-        }
-    }
-    let mut f = 0.0;
-    let mut g = [0.0; MAX_DIM];
-    for (mj, a) in m.iter().zip(indices) {
-        if d == 1 {
-            f += mj * powers[0][a[0]];
-            if a[0] > 0 {
-                g[0] += mj * a[0] as f64 * powers[0][a[0] - 1];
+/// `F_P(u)` and its gradient from the moments (in the order of [`multi_indices`]).
+fn taylor(m: &[f64], u: &[f64; MAX_DIM], d: usize) -> (f64, [f64; MAX_DIM]) {
+    // Horner in u1 along each row a (the polynomial and its derivative together), then in
+    // u0 across the rows, from the highest degree down.
+    let row_len = |a: usize| if d == 1 { 1 } else { DEGREE - a + 1 };
+    let mut end = m.len();
+    let (mut f, mut d0, mut d1) = (0.0, 0.0, 0.0);
+    for a in (0..=DEGREE).rev() {
+        let row = &m[end - row_len(a)..end];
+        end -= row_len(a);
+        let (mut g, mut g1) = (0.0, 0.0);
+        if d == 2 {
+            for &c in row.iter().rev() {
+                g1 = g1 * u[1] + g;
+                g = g * u[1] + c;
             }
         } else {
-            f += mj * powers[0][a[0]] * powers[1][a[1]];
-            if a[0] > 0 {
-                g[0] += mj * a[0] as f64 * powers[0][a[0] - 1] * powers[1][a[1]];
-            }
-            if a[1] > 0 {
-                g[1] += mj * a[1] as f64 * powers[0][a[0]] * powers[1][a[1] - 1];
-            }
+            g = row[0];
         }
+        d0 = d0 * u[0] + f;
+        f = f * u[0] + g;
+        d1 = d1 * u[0] + g1;
     }
-    (f, g)
+    (f, [d0, d1])
+}
+
+/// An upper bound of `ln max(1, x)` within `ln 2` of it, from the float's exponent (no
+/// logarithm taken: the pruning test runs at every node visited).
+fn log_upper(x: f64) -> f64 {
+    if x <= 1.0 || !x.is_finite() {
+        return if x.is_finite() { 0.0 } else { f64::INFINITY };
+    }
+    let exponent = ((x.to_bits() >> 52) & 0x7ff) as i64 - 1023;
+    (exponent + 1) as f64 * std::f64::consts::LN_2
 }
 
 /// Squared distances from `q` to the nearest and the farthest point of the node's box.
