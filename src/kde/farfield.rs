@@ -11,8 +11,9 @@
 //! Σ_i w_i exp(-|x - y_i|² / 2h²) (y_i - x) = h exp(-|u|²/2) (∇F(u) - u F(u)),
 //! ```
 //!
-//! with `w'_i = w_i exp(-|z_i|²/2)`. Truncating `exp(u · z)` after degree `P` gives
-//! `F_P(u) = Σ_{|α| <= P} M_α u^α` with moments `M_α = Σ_i w'_i z_i^α / α!`. With
+//! with `w'_i = w_i exp(-|z_i|²/2)`. Truncating `exp(u · z)` after degree `P` (here
+//! 20) gives `F_P(u) = Σ_{|α| <= P} M_α u^α` with moments
+//! `M_α = Σ_i w'_i z_i^α / α!`. With
 //! `ρ = |u| max_i |z_i|` and `W' = Σ w'_i`, the remainders are
 //!
 //! ```text
