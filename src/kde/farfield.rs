@@ -283,7 +283,7 @@ impl FarFieldSums {
                     }
                     let (dmin2, dmax2) = box_distances(n, q, d);
                     let spread = log_upper(dmax2 / (h * h)) * 0.5;
-                    let log_lo = log_nn.max(acc.log_total() + log_keep);
+                    let log_lo = log_nn.max(acc.log_total_lower() + log_keep);
                     if log_lo > f64::NEG_INFINITY && -dmin2 * inv_2h2 + spread <= log_share + log_lo
                     {
                         continue;

@@ -278,13 +278,15 @@ impl<'a> LogSumAcc<'a> {
         }
     }
 
-    /// `log Σ exp(t)` of the terms so far (`-inf` before the first).
-    pub(crate) fn log_total(&self) -> f64 {
+    /// A lower bound of `log Σ exp(t)` of the terms so far, within `ln 2` of it (`-inf`
+    /// before the first), from the float exponent of the scaled sum (which is at least 1):
+    /// no logarithm taken.
+    pub(crate) fn log_total_lower(&self) -> f64 {
         if self.sum == 0.0 {
-            f64::NEG_INFINITY
-        } else {
-            self.max + self.sum.ln_p()
+            return f64::NEG_INFINITY;
         }
+        let exponent = ((self.sum.to_bits() >> 52) & 0x7ff) as i64 - 1023;
+        self.max + exponent as f64 * std::f64::consts::LN_2
     }
 
     /// Ends: returns `log Σ exp(t)` and leaves `Σ exp(t) u / (h² Σ exp(t))` in the slice.
