@@ -27,7 +27,7 @@ fn ring(m: usize, width: f64, seed: u64) -> Points {
 /// density's relative error within `tol` (so its log within -ln(1 - tol)) and the score's
 /// within `tol (|s| + 1/h)`.
 fn check(samples: &Points, queries: &Points, h: f64, tol: f64, lw: Option<&[f64]>) {
-    let far = FarFieldSums::new(samples.clone(), tol);
+    let far = FarFieldSums::new(samples.clone(), tol).unwrap();
     check_sums(&far, samples, queries, h, tol, lw);
     // The grid, whose uncertified queries go to the far-field tree.
     let grid = Estimator::Grid { tol }.build(samples.clone()).unwrap();
@@ -150,7 +150,7 @@ fn work_in_the_tail_does_not_grow_with_the_samples() {
     let queries = Points::new("queries", queries, 2).unwrap();
     let mut worst = Vec::new();
     for m in [10_000, 100_000] {
-        let far = FarFieldSums::new(ring(m, 0.02, 10), 1e-6);
+        let far = FarFieldSums::new(ring(m, 0.02, 10), 1e-6).unwrap();
         let work = far.work(&queries, h);
         worst.push(*work.iter().max().unwrap());
     }
@@ -172,7 +172,7 @@ fn the_same_bits_at_any_thread_count() {
             .build()
             .unwrap()
             .install(|| {
-                let far = FarFieldSums::new(r.clone(), 1e-6);
+                let far = FarFieldSums::new(r.clone(), 1e-6).unwrap();
                 evaluate_sums(&far, &q, 0.2, Some(&lw)).unwrap()
             })
     };
@@ -187,4 +187,13 @@ fn the_same_bits_at_any_thread_count() {
             .zip(&b.1)
             .all(|(x, y)| x.to_bits() == y.to_bits())
     );
+}
+
+/// Above the plane the tree is refused with an error, not a panic.
+#[test]
+fn three_dimensions_are_refused() {
+    let e = FarFieldSums::new(common::normal(10, 3, 13), 1e-6)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("far-field tree dimension"), "{e}");
 }

@@ -220,7 +220,7 @@ fn work(
                 let subset = Points::new("queries", subset, queries.dim())?;
                 // The grid's fallback: the far-field tree in the plane, the k-d tree above.
                 if samples.dim() <= farfield::MAX_DIM {
-                    FarFieldSums::new(samples.clone(), tol).work(&subset, h)
+                    FarFieldSums::new(samples.clone(), tol)?.work(&subset, h)
                 } else {
                     samples_touched(samples, &subset, h, tol)?
                 }

@@ -52,6 +52,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rayon::prelude::*;
 
 use super::{KernelSums, LogSumAcc, dist2};
+use crate::error::{Error, Result};
 use crate::num::Portable;
 use crate::points::Points;
 
@@ -122,15 +123,21 @@ fn factorial(k: usize) -> f64 {
 }
 
 impl FarFieldSums {
-    /// Takes the samples (`d <= 2`); `tol` in (0, 1).
-    pub fn new(samples: Points, tol: f64) -> Self {
-        assert!(samples.dim() <= MAX_DIM, "the far-field tree serves d <= 2");
-        Self {
+    /// Takes the samples; `tol` in (0, 1). Fails above [`MAX_DIM`] dimensions.
+    pub fn new(samples: Points, tol: f64) -> Result<Self> {
+        if samples.dim() > MAX_DIM {
+            return Err(Error::OutOfRange {
+                what: "far-field tree dimension",
+                expected: "at most 2",
+                value: samples.dim() as f64,
+            });
+        }
+        Ok(Self {
             samples,
             tol,
             shape: OnceLock::new(),
             unweighted: Mutex::new(None),
-        }
+        })
     }
 
     fn shape(&self) -> &Shape {

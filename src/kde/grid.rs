@@ -68,7 +68,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::farfield::{self, FarFieldSums};
+use super::farfield::FarFieldSums;
 use super::{BlockedSums, KernelSums, kdtree};
 use crate::num::Portable;
 use crate::points::Points;
@@ -129,8 +129,8 @@ impl GridSums {
     fn tree(&self) -> &dyn KernelSums {
         self.tree
             .get_or_init(|| {
-                if self.samples.dim() <= farfield::MAX_DIM {
-                    return Box::new(FarFieldSums::new(self.samples.clone(), self.tol));
+                if let Ok(far) = FarFieldSums::new(self.samples.clone(), self.tol) {
+                    return Box::new(far);
                 }
                 kdtree::build(self.samples.clone(), self.tol)
                     .unwrap_or_else(|_| Box::new(BlockedSums::new(self.samples.clone())))
