@@ -15,7 +15,7 @@ use ganflow::imitate::ImitateSpec;
 use ganflow::imitate::baselines::random_rollouts;
 use ganflow::imitate::record::{ImitationRecord, imitate as run_imitate, metric_names};
 use ganflow::imitate::trajectories::Trajectories;
-use ganflow::kde::{evaluate_sums, log_kernel_norm};
+use ganflow::kde::{evaluate_sums, log_kernel_norm, log_sum_exp};
 use ganflow::num::Portable;
 use ganflow::run::Inputs;
 use ganflow::run::spec::RunSpec;
@@ -156,15 +156,6 @@ fn spec_from<T: Specification>(
         table.insert(key.replace('_', "-"), v);
     }
     spec_file::from_options(table, OptionSource::Keywords).map_err(library_error)
-}
-
-/// `ln Σ exp(w_i)`, shifted by the largest term (`-inf` for no or only `-inf` terms).
-fn log_sum_exp(w: &[f64]) -> f64 {
-    let top = w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if top == f64::NEG_INFINITY {
-        return top;
-    }
-    top + w.iter().map(|v| (v - top).exp_p()).sum::<f64>().ln_p()
 }
 
 /// What `kde` returns to Python: the log-density (n,) and the score (n, d).

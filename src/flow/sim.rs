@@ -375,6 +375,8 @@ impl Simulation {
         }
         let h_g = config.bandwidth_g.compute(&particles, &data)?;
         let (h_q, exact_density) = match density {
+            // One rule for both densities (the default): one computation.
+            None if config.bandwidth_q == config.bandwidth_g => (h_g, None),
             None => (config.bandwidth_q.compute(&particles, &data)?, None),
             Some(m) => {
                 particles.check_same_dim("density centres", &m.centers)?;
@@ -608,10 +610,14 @@ impl Simulation {
                 .compute(&self.particles, self.data())?;
         }
         if self.exact_density.is_none() && self.config.bandwidth_q.varies() {
-            self.base_q = self
-                .config
-                .bandwidth_q
-                .compute(&self.particles, self.data())?;
+            // One rule for both densities: one computation per step.
+            self.base_q = if self.config.bandwidth_q == self.config.bandwidth_g {
+                self.base_g
+            } else {
+                self.config
+                    .bandwidth_q
+                    .compute(&self.particles, self.data())?
+            };
         }
         let factor = self.config.anneal.map_or(1.0, |a| a.at(self.step));
         self.h_g = self.base_g * factor;

@@ -265,22 +265,25 @@ impl FarFieldSums {
             lo
         };
         let inv_2h2 = 0.5 / (h * h);
+        // The pruning test's constants: each node's share of ε/2 per unit weight, and the
+        // part of what has been summed that is surely below the truth.
+        let log_share = (0.5 * eps).ln_p() - log_total;
+        let log_keep = (-eps).ln_1p_p();
         log_sum
             .par_iter_mut()
             .zip(shift.par_chunks_mut(d))
             .zip(queries.as_slice().par_chunks(d))
             .with_min_len(16)
-            .map(|((ls, sh), q)| {
+            // One traversal stack per worker, reused from query to query.
+            .map_init(Vec::new, |stack, ((ls, sh), q)| {
                 let mut acc = LogSumAcc::new(sh);
                 let mut work = 0;
                 // A lower bound of the whole sum: the nearest sample's own term, and, once
                 // more has been summed, what has been summed (each part within a relative
                 // ε/2 of its true value, so (1 - ε) of it is below the truth).
-                let (nn, nn_d2) = nearest(shape, samples, q);
+                let (nn, nn_d2) = nearest(shape, samples, q, stack);
                 let log_nn = lw(nn) - nn_d2 * inv_2h2;
-                let log_share = (0.5 * eps).ln_p() - log_total;
-                let log_keep = (-eps).ln_1p_p();
-                let mut stack = Vec::with_capacity(64);
+                stack.clear();
                 stack.push(0usize);
                 while let Some(k) = stack.pop() {
                     let n = &shape.nodes[k];
@@ -323,7 +326,7 @@ impl FarFieldSums {
                         }
                     }
                     match n.children {
-                        Some(pair) => push_near_last(&mut stack, shape, pair, q, d),
+                        Some(pair) => push_near_last(stack, shape, pair, q, d),
                         None => {
                             for &i in &shape.order[n.start..n.end] {
                                 work += 1;
@@ -416,17 +419,19 @@ fn push_near_last(
 }
 
 /// The nearest sample to `q` and its squared distance (ties: the first in the tree's order).
-fn nearest(shape: &Shape, samples: &Points, q: &[f64]) -> (usize, f64) {
+/// `stack` is scratch space (left empty).
+fn nearest(shape: &Shape, samples: &Points, q: &[f64], stack: &mut Vec<usize>) -> (usize, f64) {
     let d = samples.dim();
     let mut best = (shape.order[0], f64::INFINITY);
-    let mut stack = vec![0usize];
+    stack.clear();
+    stack.push(0usize);
     while let Some(k) = stack.pop() {
         let n = &shape.nodes[k];
         if box_distances(n, q, d).0 >= best.1 {
             continue;
         }
         match n.children {
-            Some(pair) => push_near_last(&mut stack, shape, pair, q, d),
+            Some(pair) => push_near_last(stack, shape, pair, q, d),
             None => {
                 // A leaf of copies of one point (it stopped splitting) needs one look.
                 let members = &shape.order[n.start..n.end];

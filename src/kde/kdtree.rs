@@ -46,7 +46,7 @@
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use rayon::prelude::*;
 
-use super::{KernelSums, LogSumAcc, dist2};
+use super::{KernelSums, LogSumAcc, dist2, log_sum_exp};
 use crate::error::{Error, Result};
 use crate::num::Portable;
 use crate::points::Points;
@@ -214,14 +214,7 @@ impl<const K: usize> KernelSums for KdTreeSums<K> {
         // ln W: the total weight, once per call (sequential, so thread-independent).
         let log_total = match log_weights {
             None => (self.samples.len() as f64).ln_p(),
-            Some(lw) => {
-                let m = lw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                if m == f64::NEG_INFINITY {
-                    m
-                } else {
-                    m + lw.iter().map(|w| (w - m).exp_p()).sum::<f64>().ln_p()
-                }
-            }
+            Some(lw) => log_sum_exp(lw),
         };
         let samples = &self.samples;
         log_sum

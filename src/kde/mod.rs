@@ -301,6 +301,15 @@ impl<'a> LogSumAcc<'a> {
     }
 }
 
+/// `ln Σ exp(v)`, shifted by the largest term (`-inf` for no or only `-inf` terms).
+pub fn log_sum_exp(values: &[f64]) -> f64 {
+    let m = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + values.iter().map(|v| (v - m).exp_p()).sum::<f64>().ln_p()
+}
+
 /// `ln(e^a + e^b)`, exact for infinities.
 pub fn log_add_exp(a: f64, b: f64) -> f64 {
     let m = a.max(b);
