@@ -9,17 +9,17 @@
 //! [`ExactSums`](super::ExactSums), so nothing underflows.
 //!
 //! Reproducibility: the two matrix products (`Q Xᵀ` and `E X`) are the fixed-order kernels of
-//! [`super::simd`], not a BLAS, whose kernels fuse multiplies and adds, or not, by CPU. So the
-//! sums are the same bits on every CPU path.
+//! [`super::simd`], not a BLAS, whose kernels sum in an order, and fuse or not, by CPU. So
+//! the sums are the same bits on every CPU path.
 //!
-//! Speed: per pair, the distance, exponent, exponential, the tile's maximum and its sum run
-//! in branch-free loops (maximum and sum in eight interleaved lanes, the exponential compiled
-//! for AVX-512 or AVX2 when present), and the rare cancelled pair is fixed in a second pass.
-//! Measured on the 2-core development machine (`ganflow bench`, N = M, density and score):
-//! 12.2 ms at N = 2000 in 64-D, 0.119 s at 10^4 in 16-D and 0.093 s at 10^4 in 2-D with
-//! AVX-512; 16.1 ms, 0.175 s and 0.131 s with AVX2 forced. With matrixmultiply's dgemm (FMA
-//! kernels, chosen by CPU) the same were 10.1 ms, 0.109 s and 0.109 s with AVX-512: the
-//! fixed-order kernels cost 9-21% above 8-D and gain 15% in 2-D.
+//! Speed: per pair, the exponent and the tile's maximum are formed in one branch-free pass,
+//! then the exponential and its sum in another (both in eight interleaved lanes, compiled
+//! for AVX-512 or AVX2 when present); the rare cancelled pair is fixed after. Measured on
+//! the 2-core development machine (`ganflow bench`, N = M, density and score): 8.9 ms at
+//! N = 2000 in 64-D, 0.081 s at 10^4 in 16-D and 0.060 s at 10^4 in 2-D with AVX-512;
+//! 14.2 ms, 0.132 s and 0.114 s with AVX2 forced. An earlier measurement with
+//! matrixmultiply's dgemm (FMA kernels, chosen by CPU) gave 10.1 ms, 0.109 s and 0.109 s
+//! with AVX-512: the fixed-order tiles are now the faster.
 
 use rayon::prelude::*;
 
@@ -78,6 +78,63 @@ impl BlockedSums {
             mean,
         }
     }
+}
+
+super::simd::multiversion! {
+    /// [`exponents_portable`] at the process's vector level.
+    fn exponents(row: &mut [f64], q_norm: f64, norms: &[f64], log_weights: Option<&[f64]>, inv_2h2: f64) -> (f64, bool) = exponents_portable;
+}
+
+/// Turns a row of dot products `q·x_j` into the exponents `log w_j - |q - x_j|² / (2h²)`
+/// (`log w_j = 0` unweighted), from `|q - x_j|² = |q|² + |x_j|² - 2 q·x_j`, in one
+/// branch-free pass that also takes their maximum in eight interleaved lanes. A pair whose
+/// squared distance came out below [`CANCELLATION_GUARD`] of `|q|² + |x_j|²` gets NaN instead,
+/// and the second value says whether there was one: the caller recomputes those directly.
+#[inline(always)]
+fn exponents_portable(
+    row: &mut [f64],
+    q_norm: f64,
+    norms: &[f64],
+    log_weights: Option<&[f64]>,
+    inv_2h2: f64,
+) -> (f64, bool) {
+    let mut m = [f64::NEG_INFINITY; 8];
+    let mut cancelled = [false; 8];
+    let exponent = |t: &mut f64, xn: f64, w: f64, m: &mut f64, c: &mut bool| {
+        let scale = q_norm + xn;
+        let d2 = scale - 2.0 * *t;
+        let lost = d2 < CANCELLATION_GUARD * scale;
+        let e = w - d2 * inv_2h2;
+        *c |= lost;
+        *m = if e > *m { e } else { *m };
+        *t = if lost { f64::NAN } else { e };
+    };
+    let mut r = row.chunks_exact_mut(8);
+    let mut n = norms.chunks_exact(8);
+    match log_weights {
+        None => {
+            for (rc, nc) in (&mut r).zip(&mut n) {
+                for l in 0..8 {
+                    exponent(&mut rc[l], nc[l], 0.0, &mut m[l], &mut cancelled[l]);
+                }
+            }
+        }
+        Some(lw) => {
+            let mut w = lw.chunks_exact(8);
+            for ((rc, nc), wc) in (&mut r).zip(&mut n).zip(&mut w) {
+                for l in 0..8 {
+                    exponent(&mut rc[l], nc[l], wc[l], &mut m[l], &mut cancelled[l]);
+                }
+            }
+        }
+    }
+    let tail = row.len() - row.len() % 8;
+    for (j, t) in row[tail..].iter_mut().enumerate() {
+        let w = log_weights.map_or(0.0, |w| w[tail + j]);
+        exponent(t, norms[tail + j], w, &mut m[j], &mut cancelled[j]);
+    }
+    let max = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (max, cancelled.iter().any(|&c| c))
 }
 
 /// The largest entry, taken in eight interleaved lanes so that the loop vectorises (`-inf`
@@ -148,32 +205,23 @@ impl KernelSums for BlockedSums {
                     for i in 0..nq {
                         let row = &mut dots_buf[i * ns..(i + 1) * ns];
                         let qn = q_norms[i];
-                        // Squared distances, branch-free so that the loop vectorises; any
-                        // pair that lost too much to cancellation is recomputed after.
-                        let mut cancelled = false;
-                        for (t, &xn) in row.iter_mut().zip(norms) {
-                            let scale = qn + xn;
-                            let d2 = scale - 2.0 * *t;
-                            cancelled |= d2 < CANCELLATION_GUARD * scale;
-                            *t = d2;
-                        }
+                        // Exponents and their maximum in one branch-free pass, so that it
+                        // vectorises; a pair that lost too much to cancellation is recomputed
+                        // after, and the maximum with it.
+                        let (mut tile_max, cancelled) = exponents(row, qn, norms, lw, inv_2h2);
                         if cancelled {
                             let qi = &q[i * d..(i + 1) * d];
                             for (j, t) in row.iter_mut().enumerate() {
-                                if *t < CANCELLATION_GUARD * (qn + norms[j]) {
-                                    *t = dist2(qi, &x[j * d..(j + 1) * d]);
+                                if t.is_nan() {
+                                    let d2 = dist2(qi, &x[j * d..(j + 1) * d]);
+                                    *t = match lw {
+                                        None => -d2 * inv_2h2,
+                                        Some(w) => w[j] - d2 * inv_2h2,
+                                    };
                                 }
                             }
+                            tile_max = lane_max(row);
                         }
-                        // Exponents, and their maximum in eight interleaved lanes.
-                        match lw {
-                            None => row.iter_mut().for_each(|t| *t *= -inv_2h2),
-                            Some(w) => row
-                                .iter_mut()
-                                .zip(w)
-                                .for_each(|(t, w)| *t = w - *t * inv_2h2),
-                        }
-                        let tile_max = lane_max(row);
                         if tile_max > max[i] {
                             let rescale = (max[i] - tile_max).exp_p();
                             sum[i] *= rescale;

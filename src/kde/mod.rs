@@ -349,11 +349,13 @@ pub fn dist2(a: &[f64], b: &[f64]) -> f64 {
 ///
 /// The exponential is written branch-free so that the compiler vectorises it: `x = k ln 2 + r`
 /// (Cody-Waite, two-part ln 2), `exp(r)` by its Taylor series to degree 13
-/// (`|r| <= ln 2 / 2`, truncation below 2e-17 relative), and `2^k` built in the exponent
-/// bits. Relative error within a few ulp of `f64::exp`; arguments below -708 (where `exp`
+/// (`|r| <= ln 2 / 2`, truncation below 2e-17 relative) evaluated by Estrin's scheme (a
+/// dependency chain of five steps, not thirteen: 17 % of a 64-D run's time instead of 21 %),
+/// and `2^k` built in the exponent bits. Relative error within a few ulp of `f64::exp`; arguments below -708 (where `exp`
 /// turns subnormal) give 0, which is harmless here, where every slice holds terms relative to
 /// a maximum of 1. On CPUs with AVX-512 (or AVX2) and FMA the same loop is compiled 8 (or 4)
-/// lanes wide (measured with AVX2: 2.6 ns against 5.1 ns per element for `f64::exp`); Rust
+/// lanes wide (measured with AVX2, before Estrin's scheme: 2.6 ns against 5.1 ns per
+/// element for `f64::exp`); Rust
 /// never fuses the multiplies and adds on its own, so every path gives the same bits (see
 /// [`simd`]). The sum is taken in eight interleaved partial sums, added up in a fixed order,
 /// so that it vectorises and its value does not depend on the CPU path taken.
@@ -396,21 +398,24 @@ fn exp_one(x: f64) -> f64 {
     let v = x.max(-708.0);
     let kf = (v * LOG2E + MAGIC) - MAGIC;
     let r = (v - kf * LN2_HI) - kf * LN2_LO;
-    // Horner, 1/13! .. 1/0!.
-    let mut p = 1.0 / 6_227_020_800.0;
-    p = p * r + 1.0 / 479_001_600.0;
-    p = p * r + 1.0 / 39_916_800.0;
-    p = p * r + 1.0 / 3_628_800.0;
-    p = p * r + 1.0 / 362_880.0;
-    p = p * r + 1.0 / 40_320.0;
-    p = p * r + 1.0 / 5_040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    // Taylor to degree 13 by Estrin's scheme: pairs, then pairs of pairs, so that the
+    // dependency chain is five multiply-adds long instead of thirteen.
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let r8 = r4 * r4;
+    let p01 = 1.0 + r;
+    let p23 = 0.5 + r * (1.0 / 6.0);
+    let p45 = 1.0 / 24.0 + r * (1.0 / 120.0);
+    let p67 = 1.0 / 720.0 + r * (1.0 / 5_040.0);
+    let p89 = 1.0 / 40_320.0 + r * (1.0 / 362_880.0);
+    let p1011 = 1.0 / 3_628_800.0 + r * (1.0 / 39_916_800.0);
+    let p1213 = 1.0 / 479_001_600.0 + r * (1.0 / 6_227_020_800.0);
+    let p03 = p01 + r2 * p23;
+    let p47 = p45 + r2 * p67;
+    let p811 = p89 + r2 * p1011;
+    let p07 = p03 + r4 * p47;
+    let p813 = p811 + r4 * p1213;
+    let p = p07 + r8 * p813;
     // 2^k: k sits in the low bits of kf + MAGIC.
     let k = (kf + MAGIC).to_bits().wrapping_sub(MAGIC.to_bits());
     let scale = f64::from_bits(k.wrapping_add(1023) << 52);
