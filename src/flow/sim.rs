@@ -13,7 +13,8 @@ use std::ops::ControlFlow;
 
 use super::integrate::{Integrator, euler, heun};
 use super::velocity::{
-    DataSide, Field, FieldInputs, Loss, Scheme, compute_field, compute_field_at, data_side,
+    DataDensityCache, DataSide, Field, FieldInputs, Loss, Scheme, compute_field, compute_field_at,
+    data_side,
 };
 use crate::datasets::IsotropicMixture;
 use crate::error::{Error, Result, check_positive};
@@ -309,6 +310,8 @@ pub struct Simulation {
     dt_next: f64,
     /// The opponent, when the particles face one instead of the optimal discriminator.
     opponent: Option<Box<dyn Opponent>>,
+    /// `log q` at the data, for the data-side diagnostics and the variational scheme.
+    q_at_data: DataDensityCache,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -400,6 +403,7 @@ impl Simulation {
             uniform_steps: 0,
             dt_next: config.dt,
             opponent: None,
+            q_at_data: DataDensityCache::default(),
         };
         sim.refresh_bandwidth()?;
         Ok(sim)
@@ -522,6 +526,7 @@ impl Simulation {
                 .unwrap_or(self.data_sums.as_ref()),
             h_g: self.h_g,
             h_q: self.h_q,
+            q_at_data: Some(&self.q_at_data),
         }
     }
 

@@ -2,6 +2,8 @@
 //! discretised) and the variational scheme (section 3), with the generator-loss weights of
 //! section 5.
 
+use std::sync::{Arc, Mutex};
+
 use rayon::prelude::*;
 
 use crate::error::Result;
@@ -72,6 +74,34 @@ pub struct DataSide {
     pub log_q: Vec<f64>,
 }
 
+/// `log q` at the data points, kept while its bandwidth stays the same: neither the data
+/// nor their density move during a run, so a run computes it once (and again only when
+/// annealing changes `h_q`). The values are the same bits as computing them afresh.
+#[derive(Debug, Default)]
+pub struct DataDensityCache(Mutex<Option<(u64, Arc<[f64]>)>>);
+
+impl DataDensityCache {
+    /// The cached values for bandwidth `h`, or `compute`'s, kept for next time.
+    fn get_or_compute(
+        &self,
+        h: f64,
+        compute: impl FnOnce() -> Result<Vec<f64>>,
+    ) -> Result<Vec<f64>> {
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((bits, values)) = slot.as_ref()
+            && *bits == h.to_bits()
+        {
+            return Ok(values.to_vec());
+        }
+        let values = compute()?;
+        *slot = Some((h.to_bits(), values.as_slice().into()));
+        Ok(values)
+    }
+}
+
 /// The kernel sums and bandwidths one evaluation needs.
 pub struct FieldInputs<'a> {
     /// Over the particles (the particles are its samples).
@@ -85,6 +115,8 @@ pub struct FieldInputs<'a> {
     pub h_g: f64,
     /// `P_data`'s bandwidth (or the mixture's σ).
     pub h_q: f64,
+    /// Where `log q` at the data is kept between evaluations, if anywhere.
+    pub q_at_data: Option<&'a DataDensityCache>,
 }
 
 /// Computes the field at the particles and, when `want_data_side` (or when the scheme needs
@@ -204,9 +236,13 @@ pub fn compute_field_at(
 /// The two densities at the data points.
 pub fn data_side(inputs: &FieldInputs<'_>) -> Result<DataSide> {
     let y = inputs.data.samples();
+    let log_q = || Ok(kde(inputs.density, y, inputs.h_q)?.log_density);
     Ok(DataSide {
         log_g: kde(inputs.particles, y, inputs.h_g)?.log_density,
-        log_q: kde(inputs.density, y, inputs.h_q)?.log_density,
+        log_q: match inputs.q_at_data {
+            Some(cache) => cache.get_or_compute(inputs.h_q, log_q)?,
+            None => log_q()?,
+        },
     })
 }
 
