@@ -8,6 +8,22 @@ use std::path::PathBuf;
 /// can both print a precise message and react programmatically.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A run whose estimated peak memory exceeds what is free (checked before its points are
+    /// made).
+    #[error(
+        "{shortfall} (N = {n}, M = {m}, d = {d}); nothing was started. Use a smaller --n or \
+         --m, or --no-memory-check to start anyway"
+    )]
+    InsufficientMemory {
+        /// The estimate and what is free.
+        shortfall: crate::run::estimate::MemoryShortfall,
+        /// Particles.
+        n: usize,
+        /// Data samples.
+        m: usize,
+        /// Dimension.
+        d: usize,
+    },
     /// A point set with no points.
     #[error("{what} is empty: at least one point is needed")]
     Empty {

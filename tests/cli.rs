@@ -723,3 +723,115 @@ fn a_stalled_flow_is_named() {
     assert!(moving.status.success());
     assert!(!String::from_utf8_lossy(&moving.stderr).contains("stalled"));
 }
+
+/// A run whose estimated peak memory exceeds what is free stops before any work with the
+/// documented message and exit status 3, and makes no folder; its points (10^8 particles in
+/// 64-D, 477 GiB by the model) are never drawn. With a data file, the check comes once the
+/// file is read and before the particles are drawn.
+#[test]
+fn oversized_runs_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run",
+            "--target",
+            "gaussian",
+            "--dim",
+            "64",
+            "--n",
+            "100000000",
+            "--steps",
+            "1",
+            "--out",
+            "big",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with(
+            "error: the run needs about 476.8 GiB of memory at its peak, more than the "
+        ) && err.contains("(N = 100000000, M = 2000, d = 64); nothing was started")
+            && err.contains("--no-memory-check"),
+        "{err}"
+    );
+    assert!(!dir.path().join("big").exists());
+    // 4 * 10^9 particles in 1-D: 298 GiB by the model; drawing them would take minutes.
+    std::fs::write(dir.path().join("one.csv"), "x0\n0.5\n").unwrap();
+    let o = ganflow(
+        dir.path(),
+        &[
+            "run",
+            "--data",
+            "one.csv",
+            "--n",
+            "4000000000",
+            "--steps",
+            "1",
+            "--out",
+            "big",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!dir.path().join("big").exists());
+}
+
+/// Between records a run skips the data-side work (the densities at the data, needed only by
+/// the diagnostics in the plug-in scheme); recording every step computes it every step.
+/// The two give the same bytes: final.csv whole, and every metrics.csv row the sparse run
+/// records, each column but `decay_rate` (a difference quotient over the previous record, so
+/// a function of the record spacing by definition).
+#[test]
+fn skipping_data_side_work_between_records_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 3] = [
+        &["--n", "300", "--m", "300"],
+        &["--n", "200", "--m", "250", "--scheme", "variational"],
+        &[
+            "--target", "gaussian", "--dim", "8", "--n", "200", "--m", "150",
+        ],
+    ];
+    for (c, case) in cases.iter().enumerate() {
+        let mut rows = Vec::new();
+        for every in ["1", "10"] {
+            let out = format!("c{c}-e{every}");
+            let mut args = vec!["run", "--steps", "20", "--every", every, "--out", &out];
+            args.extend(case.iter());
+            let o = ganflow(dir.path(), &args);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            rows.push((
+                read(&dir.path().join(&out).join("metrics.csv")),
+                std::fs::read(dir.path().join(&out).join("final.csv")).unwrap(),
+            ));
+        }
+        assert!(rows[0].1 == rows[1].1, "case {case:?}: final.csv differs");
+        let header: Vec<&str> = rows[1].0.lines().next().unwrap().split(',').collect();
+        let skip = header.iter().position(|h| *h == "decay_rate").unwrap();
+        let without_rate = |line: &str| -> String {
+            let cells: Vec<&str> = line.split(',').collect();
+            let kept: Vec<&str> = cells
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != skip)
+                .map(|(_, v)| *v)
+                .collect();
+            kept.join(",")
+        };
+        let sparse: Vec<String> = rows[1].0.lines().skip(1).map(without_rate).collect();
+        let dense: Vec<String> = rows[0]
+            .0
+            .lines()
+            .skip(1)
+            .filter(|l| ["0,", "10,", "20,"].iter().any(|s| l.starts_with(s)))
+            .map(without_rate)
+            .collect();
+        assert_eq!(sparse.len(), 3, "case {case:?}");
+        assert_eq!(sparse, dense, "case {case:?}");
+    }
+}

@@ -202,6 +202,10 @@ pub struct DriveArgs {
     /// that is a terminal).
     #[arg(long)]
     pub quiet: bool,
+    /// Start even when the run's estimated peak memory exceeds what the machine has free
+    /// (otherwise it stops at once, exit status 3).
+    #[arg(long)]
+    pub no_memory_check: bool,
 }
 
 /// `ganflow imitate`.

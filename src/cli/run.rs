@@ -5,11 +5,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ganflow::run::inputs::{absolutize, input_files};
-use ganflow::run::{Inputs, RunFolder, start};
+use ganflow::run::{RunFolder, start};
 use ganflow::spectrum::for_run;
 
 use super::args::RunArgs;
-use super::session::{Progress, Signals, finish, run_options, warn_costs};
+use super::session::{Loaded, Progress, Signals, finish, load_inputs, run_options, warn_costs};
 use super::{AnyResult, resolve_spec};
 
 pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
@@ -18,7 +18,11 @@ pub fn run(args: RunArgs, given: &[String]) -> AnyResult<ExitCode> {
     let options = run_options(&args.options, &signals)?;
     // Inputs first, under the names the user gave: a bad file is reported before any folder
     // is made. Then the paths are made absolute, so that run.toml works from any folder.
-    let inputs = Inputs::load(&spec)?;
+    // The estimated peak memory is checked against what is free before the points are made.
+    let inputs = match load_inputs(&spec, args.options.no_memory_check)? {
+        Loaded::Inputs(inputs) => *inputs,
+        Loaded::Refused(status) => return Ok(status),
+    };
     inputs.resolve_time_step(&mut spec)?;
     absolutize(&mut spec)?;
     warn_costs(&spec, &inputs);

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use ganflow::metrics::{DecayPoint, STALL_DSTAR, decay_rate_over, mode_coverage, stall};
 use ganflow::plot::run_folder::draw_run;
-use ganflow::run::estimate::{available_memory, estimate};
+use ganflow::run::estimate::{check_memory, estimate};
+use ganflow::run::inputs::RunSizes;
 use ganflow::run::spec::TimeStep;
 use ganflow::run::{Inputs, Outcome, RunFolder, RunOptions, RunSpec};
 use ganflow::spectrum::{RunSpectrum, for_run};
@@ -94,8 +95,7 @@ pub fn run_options(args: &DriveArgs, signals: &Signals) -> AnyResult<RunOptions>
     })
 }
 
-/// Says so before starting when a step is estimated to take over an hour, or the point
-/// sets need more memory than the machine has free.
+/// Says so before starting when a step is estimated to take over an hour.
 pub fn warn_costs(spec: &RunSpec, inputs: &Inputs) {
     let (n, m, d) = (inputs.particles.len(), inputs.data.len(), inputs.data.dim());
     let e = estimate(spec, n, m, d, rayon::current_num_threads());
@@ -110,14 +110,36 @@ pub fn warn_costs(spec: &RunSpec, inputs: &Inputs) {
             spec.planned_steps()
         );
     }
-    if let Some(free) = available_memory()
-        && e.bytes > free
-    {
-        eprintln!(
-            "warning: the run needs about {:.1} GiB for its points, more than the {:.1} GiB free",
-            e.bytes / (1u64 << 30) as f64,
-            free / (1u64 << 30) as f64
-        );
+}
+
+/// The exit status of a run refused for memory: its estimated peak exceeds what is free.
+pub const MEMORY_EXIT_STATUS: u8 = 3;
+
+/// A run's inputs, or its refusal.
+pub enum Loaded {
+    /// The inputs, in memory.
+    Inputs(Box<Inputs>),
+    /// Refused for memory, already reported: exit with this status.
+    Refused(ExitCode),
+}
+
+/// Loads a run's inputs, checking its estimated peak memory against what is free as soon
+/// as its sizes are known (`unchecked`: a warning only).
+pub fn load_inputs(spec: &RunSpec, unchecked: bool) -> AnyResult<Loaded> {
+    let check = |sizes: RunSizes| match check_memory(spec, sizes) {
+        Err(e @ ganflow::Error::InsufficientMemory { .. }) if unchecked => {
+            eprintln!("warning: {e}");
+            Ok(())
+        }
+        other => other,
+    };
+    match Inputs::load_checked(spec, &check) {
+        Ok(inputs) => Ok(Loaded::Inputs(Box::new(inputs))),
+        Err(e @ ganflow::Error::InsufficientMemory { .. }) => {
+            eprintln!("error: {e}");
+            Ok(Loaded::Refused(ExitCode::from(MEMORY_EXIT_STATUS)))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -42,10 +42,38 @@ pub struct Inputs {
     pub disc_init: Option<Vec<f64>>,
 }
 
+/// The sizes of a run: particles, data samples, dimension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunSizes {
+    /// Particles.
+    pub n: usize,
+    /// Data samples.
+    pub m: usize,
+    /// Dimension.
+    pub d: usize,
+}
+
 impl Inputs {
     /// Loads what `spec` names. Errors name the file or the option at fault.
     pub fn load(spec: &RunSpec) -> Result<Self> {
+        Self::load_checked(spec, &|_| Ok(()))
+    }
+
+    /// [`Inputs::load`], calling `check` once with the run's sizes as soon as they are known,
+    /// before the points are made where it can: before anything when target and start are
+    /// built-ins, after the data file is read when the start is a built-in, after the
+    /// start's file is read otherwise. An error from `check` stops the loading.
+    pub fn load_checked(spec: &RunSpec, check: &dyn Fn(RunSizes) -> Result<()>) -> Result<Self> {
         let target = spec.target_builtin()?;
+        // Everything built in: known before anything is drawn.
+        let built_in = matches!(spec.init, Start::Builtin(_));
+        if let (Some(b), true) = (&target, built_in) {
+            check(RunSizes {
+                n: spec.n,
+                m: spec.m,
+                d: b.dim(),
+            })?;
+        }
         let (data, names) = match (&spec.data, &target) {
             (Some(path), _) => read_csv_with_header(path)?,
             (None, Some(b)) => (b.sample(spec.m, spec.seed)?, None),
@@ -56,7 +84,18 @@ impl Inputs {
             Coordinates::Standardized => Some(Standardizer::fit(&data)),
             Coordinates::Data => None,
         };
+        let sizes = |n| RunSizes {
+            n,
+            m: data.len(),
+            d: data.dim(),
+        };
+        if target.is_none() && built_in {
+            check(sizes(spec.n))?;
+        }
         let particles = load_start(spec, &data, coordinates.as_ref())?;
+        if !built_in {
+            check(sizes(particles.len()))?;
+        }
         let density = match spec.data_density {
             DataDensity::Kde => None,
             DataDensity::Exact => Some(
