@@ -214,10 +214,7 @@ impl KernelSums for BlockedSums {
                             for (j, t) in row.iter_mut().enumerate() {
                                 if t.is_nan() {
                                     let d2 = dist2(qi, &x[j * d..(j + 1) * d]);
-                                    *t = match lw {
-                                        None => -d2 * inv_2h2,
-                                        Some(w) => w[j] - d2 * inv_2h2,
-                                    };
+                                    *t = lw.map_or(0.0, |w| w[j]) - d2 * inv_2h2;
                                 }
                             }
                             tile_max = lane_max(row);

@@ -123,8 +123,8 @@ pub fn estimate(spec: &RunSpec, n: usize, m: usize, d: usize, threads: usize) ->
 }
 
 /// Bytes of memory available now, where known: `MemAvailable` of `/proc/meminfo`, or less
-/// when the process's control group (cgroup v2, as in containers and batch jobs) allows
-/// less.
+/// when the process's memory control group (v1 or v2, as containers and batch jobs set)
+/// allows less.
 pub fn available_memory() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let kb: f64 = text
