@@ -9,9 +9,10 @@ use crate::kde::Estimator;
 
 /// Seconds per kernel evaluation (density and score) of the exact sums, per thread:
 /// `(A + B d)` nanoseconds. Fitted to `ganflow bench` on the 2-core development machine
-/// with 2 threads (AVX-512): 1.07e9 pairs/s in 2-D, 8.4e8 in 16-D, 3.3e8 in 64-D.
-const NS_PER_PAIR_BASE: f64 = 1.6;
-const NS_PER_PAIR_PER_DIM: f64 = 0.08;
+/// with 2 threads (AVX-512, the fused multiply-add tiles): 1.67e9 pairs/s in 2-D, 1.23e9 in
+/// 16-D, 4.5e8 in 64-D. A CPU with AVX2 only takes 1.5-1.9x longer.
+const NS_PER_PAIR_BASE: f64 = 1.1;
+const NS_PER_PAIR_PER_DIM: f64 = 0.052;
 
 /// An estimate of a run's cost.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -200,9 +201,9 @@ mod tests {
             ..RunSpec::default()
         };
         for (n, d, seconds) in [
-            (10_000usize, 2usize, 0.093),
-            (10_000, 16, 0.119),
-            (2000, 64, 0.0122),
+            (10_000usize, 2usize, 0.060),
+            (10_000, 16, 0.081),
+            (2000, 64, 0.0089),
         ] {
             // The bench times one density and score: half of a plug-in step's pairs.
             let e = estimate(&spec, n, n, d, 2).seconds_per_step.unwrap() / 2.0;
