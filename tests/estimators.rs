@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{clustered, normal};
+use common::{clustered, normal, score_error};
 use ganflow::Points;
 use ganflow::kde::{Estimator, ExactSums, evaluate_sums, kde};
 
@@ -254,25 +254,48 @@ fn far_queries_stay_finite_in_high_dimension() {
     assert!(dens.score.iter().all(|v| v.is_finite()));
 }
 
+/// Off-centre data (the identity's cancellation grows with |x|²), 700 samples: more than
+/// two sample tiles and a ragged last one.
+fn off_centre(d: usize, seed: u64) -> Points {
+    let base = normal(700, d, seed);
+    let shifted = base
+        .as_slice()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v + 5.0 + (i % d) as f64 * 0.1)
+        .collect();
+    Points::new("s", shifted, d).unwrap()
+}
+
+/// Log-sums and scores `got` against `want` (the direct double loop), to 1e-10: log-sums
+/// relative to `max(|log S|, 1)`, scores relative to `|s| + 1/h`.
+fn assert_sums_match(
+    want: (&[f64], &[f64]),
+    got: (&[f64], &[f64]),
+    d: usize,
+    h: f64,
+    case: impl Fn(usize) -> String,
+) {
+    for i in 0..want.0.len() {
+        let (a, b) = (want.0[i], got.0[i]);
+        assert!(a.is_finite(), "{}", case(i));
+        assert!(
+            (a - b).abs() <= 1e-10 * a.abs().max(1.0),
+            "{}: log-sum {a} vs {b}",
+            case(i)
+        );
+        let err = score_error(&got.1[i * d..(i + 1) * d], &want.1[i * d..(i + 1) * d], h);
+        assert!(err <= 1e-10, "{}: score error {err:e}", case(i));
+    }
+}
+
 /// The blocked (matrix-product) exact sums against the direct double loop, to 1e-10, with
 /// queries at distance 0 from samples and bandwidths at which every kernel underflows.
 #[test]
 fn blocked_matches_direct_sums() {
     use ganflow::kde::BlockedSums;
     for &d in &[1usize, 7, 64, 300] {
-        // Off-centre data (the identity's cancellation grows with |x|²), 700 samples: more
-        // than two sample tiles and a ragged last one.
-        let base = normal(700, d, 70 + d as u64);
-        let samples = Points::new(
-            "s",
-            base.as_slice()
-                .iter()
-                .enumerate()
-                .map(|(i, v)| v + 5.0 + (i % d) as f64 * 0.1)
-                .collect(),
-            d,
-        )
-        .unwrap();
+        let samples = off_centre(d, 70 + d as u64);
         let mut q: Vec<f64> = samples.as_slice()[..50 * d].to_vec(); // distance 0
         q.extend(
             normal(90, d, 80 + d as u64)
@@ -288,34 +311,44 @@ fn blocked_matches_direct_sums() {
             for weights in [None, Some(&lw[..])] {
                 let (la, sa) = evaluate_sums(&direct, &queries, h, weights).unwrap();
                 let (lb, sb) = evaluate_sums(&blocked, &queries, h, weights).unwrap();
-                for i in 0..queries.len() {
-                    let case = format!("d={d} h={h} weighted={} query {i}", weights.is_some());
-                    assert!(la[i].is_finite(), "{case}");
-                    assert!(
-                        (la[i] - lb[i]).abs() <= 1e-10 * la[i].abs().max(1.0),
-                        "{case}: log-sum {} vs {}",
-                        la[i],
-                        lb[i]
-                    );
-                    let a = &sa[i * d..(i + 1) * d];
-                    let b = &sb[i * d..(i + 1) * d];
-                    // Relative to the score's own scale (|s| + 1/h): the score is 0 at a mode.
-                    let scale = a.iter().map(|v| v * v).sum::<f64>().sqrt() + 1.0 / h;
-                    let err = a
-                        .iter()
-                        .zip(b)
-                        .map(|(x, y)| (x - y).powi(2))
-                        .sum::<f64>()
-                        .sqrt();
-                    assert!(
-                        err <= 1e-10 * scale,
-                        "{case}: score error {err:e} (scale {scale:e})"
-                    );
-                }
+                let case = |i| format!("d={d} h={h} weighted={} query {i}", weights.is_some());
+                assert_sums_match((&la, &sa), (&lb, &sb), d, h, case);
             }
         }
         // With h = 0.05 in d >= 7 the kernels underflow in linear space: the sums still
         // come out finite because they are taken in log space (checked above).
+    }
+}
+
+/// The blocked sums at their own samples (the particles' density at the particles) take
+/// each pair once; against the direct double loop to 1e-10, off-centre data, 700 samples
+/// (two whole tiles of 256 and a ragged one), bandwidths at which almost every kernel
+/// underflows; and the same bits on 1 and 3 threads.
+#[test]
+fn blocked_self_sums_match_direct_sums() {
+    use ganflow::kde::BlockedSums;
+    for &d in &[1usize, 7, 13, 64, 300] {
+        let samples = off_centre(d, 170 + d as u64);
+        let direct = ExactSums::new(samples.clone());
+        let blocked = BlockedSums::new(samples.clone());
+        for &h in &[0.05, 0.5, 3.0] {
+            let (la, sa) = evaluate_sums(&direct, &samples, h, None).unwrap();
+            let (lb, sb) = evaluate_sums(&blocked, &samples, h, None).unwrap();
+            assert_sums_match((&la, &sa), (&lb, &sb), d, h, |i| {
+                format!("d={d} h={h} point {i}")
+            });
+            let on = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| evaluate_sums(&blocked, &samples, h, None).unwrap())
+            };
+            let (one, three) = (on(1), on(3));
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&one.0), bits(&three.0), "d={d} h={h}: log-sums");
+            assert_eq!(bits(&one.1), bits(&three.1), "d={d} h={h}: scores");
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::score_error;
 use ganflow::Points;
 use ganflow::kde::farfield::FarFieldSums;
 use ganflow::kde::{Estimator, ExactSums, KernelSums, evaluate_sums};
@@ -53,14 +54,7 @@ fn check_sums(
             sums.name()
         );
         let (a, b) = (&sh[i * d..(i + 1) * d], &se[i * d..(i + 1) * d]);
-        let err = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).powi(2))
-            .sum::<f64>()
-            .sqrt();
-        let norm = b.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let rel = err / (norm + 1.0 / h);
+        let rel = score_error(a, b, h);
         assert!(
             rel <= tol,
             "{}, query {i}: score error {rel} (tol {tol})",

@@ -286,6 +286,33 @@ fn tile<V: Vector, const R: usize, const NV: usize>(
     a
 }
 
+/// [`tile`] with the weight rows read down the columns of a row-major matrix: row `t` of
+/// the tile is column `j0 + t` of `e` (rows of `stride`), so `w_t[k] = e[k stride + j0 + t]`.
+#[inline(always)]
+fn tile_columns<V: Vector, const R: usize, const NV: usize>(
+    e: &[f64],
+    stride: usize,
+    j0: usize,
+    block: &[f64],
+) -> [[V; NV]; R] {
+    let width = NV * V::LANES;
+    let mut a = [[V::zero(); NV]; R];
+    for (k, xk) in block.chunks_exact(width).enumerate() {
+        let mut x = [V::zero(); NV];
+        for (v, xv) in x.iter_mut().enumerate() {
+            *xv = V::load(&xk[v * V::LANES..]);
+        }
+        let w = &e[k * stride + j0..k * stride + j0 + R];
+        for t in 0..R {
+            let wt = V::splat(w[t]);
+            for v in 0..NV {
+                a[t][v] = wt.mul_add(x[v], a[t][v]);
+            }
+        }
+    }
+    a
+}
+
 /// The first `c` lanes of a tile row, stored into `out`.
 #[inline(always)]
 fn store_row<V: Vector, const NV: usize>(row: &[V; NV], c: usize, out: &mut [f64]) {
@@ -372,6 +399,81 @@ multiversion! {
     pub(crate) fn accumulate(e: &[f64], x: &[f64], xt: &[f64], d: usize, ns: usize, acc: &mut [f64]) -> () =
         avx512: accumulate_portable::<Zmm, 8, 3>, avx2: accumulate_portable::<Ymm, 6, 2>,
         scalar: accumulate_portable::<Lane, 4, 2>;
+}
+
+multiversion! {
+    /// `acc[j d + c] += Σ_i e[i nj + j] x[i d + c]`: [`accumulate`] with `e` transposed
+    /// (`e` is `ni × nj`, `x` is `ni × d`, `acc` is `nj × d`), without forming the
+    /// transpose. Columns below `d - d % 8` are summed in `i` order by the register tile,
+    /// fused multiply-adds from 0, then added to `acc`; the rest in `i` order, a multiply
+    /// then an add, from 0, then added.
+    pub(crate) fn accumulate_t(e: &[f64], x: &[f64], d: usize, nj: usize, acc: &mut [f64]) -> () =
+        avx512: accumulate_t_portable::<Zmm, 8, 3>, avx2: accumulate_t_portable::<Ymm, 6, 2>,
+        scalar: accumulate_t_portable::<Lane, 4, 2>;
+}
+
+#[inline(always)]
+fn accumulate_t_portable<V: Vector, const R: usize, const NV: usize>(
+    e: &[f64],
+    x: &[f64],
+    d: usize,
+    nj: usize,
+    acc: &mut [f64],
+) {
+    let ni = x.len() / d;
+    let wide = d - d % 8;
+    let width = NV * V::LANES;
+    let mut block = vec![0.0f64; ni * width];
+    let mut sums = [0.0f64; 64];
+    // Columns past the last whole tile of rows read a padded copy of `e`.
+    let whole = nj - nj % R;
+    for c0 in (0..wide).step_by(width) {
+        let c = width.min(wide - c0);
+        for (b, xi) in block.chunks_exact_mut(width).zip(x.chunks_exact(d)) {
+            pack::<V, NV>(b, &xi[c0..], c);
+        }
+        for j0 in (0..whole).step_by(R) {
+            let a = tile_columns::<V, R, NV>(e, nj, j0, &block);
+            for (t, at) in a.iter().enumerate() {
+                store_row(at, c, &mut sums);
+                let out = &mut acc[(j0 + t) * d + c0..(j0 + t) * d + c0 + c];
+                for (o, v) in out.iter_mut().zip(&sums) {
+                    *o += v;
+                }
+            }
+        }
+        if whole < nj {
+            let r = nj - whole;
+            let mut padded = vec![0.0f64; ni * R];
+            for (p, row) in padded.chunks_exact_mut(R).zip(e.chunks_exact(nj)) {
+                p[..r].copy_from_slice(&row[whole..]);
+            }
+            let a = tile_columns::<V, R, NV>(&padded, R, 0, &block);
+            for (t, at) in a.iter().enumerate().take(r) {
+                store_row(at, c, &mut sums);
+                let out = &mut acc[(whole + t) * d + c0..(whole + t) * d + c0 + c];
+                for (o, v) in out.iter_mut().zip(&sums) {
+                    *o += v;
+                }
+            }
+        }
+    }
+    if wide == d {
+        return;
+    }
+    let mut column = vec![0.0f64; nj];
+    for c in wide..d {
+        column.iter_mut().for_each(|v| *v = 0.0);
+        for (row, xi) in e.chunks_exact(nj).zip(x.chunks_exact(d)) {
+            let w = xi[c];
+            for (s, ev) in column.iter_mut().zip(row) {
+                *s += ev * w;
+            }
+        }
+        for (j, s) in column.iter().enumerate() {
+            acc[j * d + c] += s;
+        }
+    }
 }
 
 /// Interleaved partial sums of [`accumulate`]'s narrow columns: two vectors of AVX-512, four

@@ -38,6 +38,14 @@ pub fn rel_l2(a: &[f64], b: &[f64]) -> f64 {
     (num / den).sqrt()
 }
 
+/// A score's error relative to the score's own scale: `|got - want| / (|want| + 1/h)` (the
+/// score is 0 at a mode, so a plain relative error would be undefined there).
+pub fn score_error(got: &[f64], want: &[f64], h: f64) -> f64 {
+    let err: f64 = got.iter().zip(want).map(|(x, y)| (x - y) * (x - y)).sum();
+    let norm: f64 = want.iter().map(|y| y * y).sum();
+    err.sqrt() / (norm.sqrt() + 1.0 / h)
+}
+
 /// Runs the `ganflow` binary in `dir` with `args`.
 pub fn ganflow(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_ganflow"))
