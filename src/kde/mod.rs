@@ -242,6 +242,11 @@ impl<'a> LogSumAcc<'a> {
     /// Adds a term `exp(t) * u` (and `exp(t)` to the scalar sum).
     #[inline]
     pub(crate) fn add(&mut self, t: f64, x: &[f64], q: &[f64]) {
+        // A zero weight (t = -inf) adds nothing; before any other term it would make
+        // `t - max` NaN.
+        if t == f64::NEG_INFINITY {
+            return;
+        }
         if t <= self.max {
             let e = (t - self.max).exp_p();
             self.sum += e;
@@ -262,6 +267,9 @@ impl<'a> LogSumAcc<'a> {
     /// as one: a far-field node).
     #[inline]
     pub(crate) fn add_sum(&mut self, t: f64, v: &[f64]) {
+        if t == f64::NEG_INFINITY {
+            return;
+        }
         if t <= self.max {
             let e = (t - self.max).exp_p();
             self.sum += e;
