@@ -25,6 +25,7 @@
 //! ```
 
 pub mod datasets;
+pub mod dist;
 pub mod error;
 pub mod flow;
 pub mod game;

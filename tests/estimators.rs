@@ -278,7 +278,7 @@ fn assert_sums_match(
 ) {
     for i in 0..want.0.len() {
         let (a, b) = (want.0[i], got.0[i]);
-        assert!(a.is_finite(), "{}", case(i));
+        assert!(a.is_finite(), "{}: {a}", case(i));
         assert!(
             (a - b).abs() <= 1e-10 * a.abs().max(1.0),
             "{}: log-sum {a} vs {b}",
@@ -348,6 +348,51 @@ fn blocked_self_sums_match_direct_sums() {
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&one.0), bits(&three.0), "d={d} h={h}: log-sums");
             assert_eq!(bits(&one.1), bits(&three.1), "d={d} h={h}: scores");
+        }
+    }
+}
+
+/// The data's sums in chunks, combined in chunk order by a log-sum-exp, against the direct
+/// double loop over all samples to 1e-10: 1, 3 and 7 chunks (one of 100 samples each), with
+/// and without weights (spanning e^-6..e^6, and some samples weighted 0).
+#[test]
+fn chunked_sums_match_direct_sums() {
+    use ganflow::kde::distributed::ChunkedSums;
+    for &d in &[1usize, 13, 64] {
+        let samples = off_centre(d, 270 + d as u64);
+        let queries = Points::new(
+            "q",
+            normal(90, d, 280 + d as u64)
+                .as_slice()
+                .iter()
+                .map(|v| 3.0 * v + 5.0)
+                .collect(),
+            d,
+        )
+        .unwrap();
+        let direct = ExactSums::new(samples.clone());
+        let lw: Vec<f64> = (0..samples.len())
+            .map(|k| {
+                if k % 17 == 0 {
+                    f64::NEG_INFINITY
+                } else {
+                    (k % 13) as f64 - 6.0
+                }
+            })
+            .collect();
+        for k in [1usize, 3, 7] {
+            let chunked =
+                ChunkedSums::new(samples.clone(), k, |part| Estimator::Exact.build(part)).unwrap();
+            assert_eq!(chunked.chunks(), k);
+            for &h in &[0.5, 3.0] {
+                for weights in [None, Some(&lw[..])] {
+                    let (la, sa) = evaluate_sums(&direct, &queries, h, weights).unwrap();
+                    let (lb, sb) = evaluate_sums(&chunked, &queries, h, weights).unwrap();
+                    let case =
+                        |i| format!("d={d} k={k} h={h} weighted={} query {i}", weights.is_some());
+                    assert_sums_match((&la, &sa), (&lb, &sb), d, h, case);
+                }
+            }
         }
     }
 }

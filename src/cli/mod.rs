@@ -13,6 +13,7 @@ pub mod args;
 mod bench;
 mod demos;
 mod imitate;
+mod job;
 mod plot;
 mod resume;
 mod run;
@@ -47,12 +48,18 @@ pub fn main() -> AnyResult<ExitCode> {
         unreachable!("a subcommand was supplied above")
     };
     let done = Ok(ExitCode::SUCCESS);
+    let job = job::Job::join()?;
+    if job.size() > 1 && !matches!(command, Command::Run(_)) {
+        return job.settle(Err(
+            "only `ganflow run` runs across MPI ranks; start other commands alone".into(),
+        ));
+    }
     match command {
         Command::Run(args) => {
             let sub = matches
                 .subcommand_matches("run")
                 .ok_or("internal: run matched without its arguments")?;
-            run::run(*args, &given_options(sub))
+            run::run(*args, &given_options(sub), &job)
         }
         Command::Resume(args) => resume::resume(*args),
         Command::Spectrum(args) => {

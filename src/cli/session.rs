@@ -92,6 +92,7 @@ pub fn run_options(args: &DriveArgs, signals: &Signals) -> AnyResult<RunOptions>
         checkpoint_every: args.checkpoint_every,
         checkpoint_secs: args.checkpoint_secs,
         interrupt: Some(Arc::clone(&signals.stop)),
+        distributed: false,
     })
 }
 

@@ -18,6 +18,7 @@ use super::velocity::{
 };
 use crate::datasets::IsotropicMixture;
 use crate::error::{Error, Result, check_positive};
+use crate::kde::distributed::{ChunkedSums, DistributedSums};
 use crate::kde::{BandwidthSpec, Estimator, ExactSums, KernelSums, sigmoid};
 use crate::metrics::{Diagnostics, diagnostics};
 use crate::num::Portable;
@@ -46,6 +47,11 @@ pub struct FlowConfig {
     /// An adaptive step with this tolerance: Heun's method with the embedded Euler step as
     /// its error estimate, `dt` the first step tried (see [`Simulation::run`]).
     pub adaptive: Option<f64>,
+    /// The data's sums split into this many chunks, combined in a fixed order (1: whole).
+    /// For data too large for one rank's sums: in a distributed run the chunks are shared
+    /// among the ranks. The results depend on it (slightly: the order of the sums), never
+    /// on the number of ranks.
+    pub data_chunks: usize,
 }
 
 /// A large-to-small bandwidth schedule: at step `k` both KDE bandwidths are their rule's
@@ -84,8 +90,26 @@ impl Default for FlowConfig {
             bandwidth_q: BandwidthSpec::default(),
             anneal: None,
             adaptive: None,
+            data_chunks: 1,
         }
     }
+}
+
+/// The data's kernel sums for `config`: one estimator over them all, or
+/// [`FlowConfig::data_chunks`] chunks with the estimator the whole set resolves to; shared
+/// among the installed ranks when `distributed`.
+fn data_sums(config: &FlowConfig, data: Points, distributed: bool) -> Result<Box<dyn KernelSums>> {
+    if config.data_chunks <= 1 {
+        let sums = config.estimator.build(data)?;
+        return Ok(if distributed {
+            Box::new(DistributedSums::new(sums))
+        } else {
+            sums
+        });
+    }
+    let whole = config.estimator.resolve(data.dim(), data.len());
+    let chunks = ChunkedSums::new(data, config.data_chunks, |part| whole.build(part))?;
+    Ok(Box::new(if distributed { chunks.shared() } else { chunks }))
 }
 
 /// When a run stops. At least one of `max_steps` and `max_time` must be set.
@@ -312,6 +336,8 @@ pub struct Simulation {
     opponent: Option<Box<dyn Opponent>>,
     /// `log q` at the data, for the data-side diagnostics and the variational scheme.
     q_at_data: DataDensityCache,
+    /// Whether the sums are shared among the ranks of a distributed run.
+    distributed: bool,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -387,7 +413,7 @@ impl Simulation {
                 (check_positive("mixture std", m.std)?, Some(sums))
             }
         };
-        let data_sums = config.estimator.build(data)?;
+        let data_sums = data_sums(&config, data, false)?;
         let mut sim = Self {
             config,
             particles,
@@ -404,6 +430,7 @@ impl Simulation {
             dt_next: config.dt,
             opponent: None,
             q_at_data: DataDensityCache::default(),
+            distributed: false,
         };
         sim.refresh_bandwidth()?;
         Ok(sim)
@@ -511,6 +538,27 @@ impl Simulation {
         self.opponent.as_deref().map(|o| o.params())
     }
 
+    /// Shares every kernel sum of the steps to come among the ranks installed on this
+    /// thread ([`crate::dist`]): the particles' and the data's sums split their queries, the
+    /// data's chunks ([`FlowConfig::data_chunks`]) are shared out. Every rank must step its
+    /// simulation the same way, or the others wait; the results are the same bits as one
+    /// process's.
+    pub fn distribute(&mut self) -> Result<()> {
+        self.data_sums = data_sums(&self.config, self.data().clone(), true)?;
+        self.distributed = true;
+        Ok(())
+    }
+
+    /// Kernel sums over the points `x` (the particles), shared when distributed.
+    fn particle_sums(&self, x: &Points) -> Result<Box<dyn KernelSums>> {
+        let sums = self.config.estimator.build(x.clone())?;
+        Ok(if self.distributed {
+            Box::new(DistributedSums::new(sums))
+        } else {
+            sums
+        })
+    }
+
     /// Whether `q` is a closed-form density rather than the KDE of the data.
     pub fn has_exact_density(&self) -> bool {
         self.exact_density.is_some()
@@ -543,7 +591,7 @@ impl Simulation {
         x: &Points,
         want_data: bool,
     ) -> Result<(Field, Option<DataSide>, Box<dyn KernelSums>)> {
-        let sums = self.config.estimator.build(x.clone())?;
+        let sums = self.particle_sums(x)?;
         let (field, ds) = compute_field(
             self.config.scheme,
             self.config.loss,
@@ -556,7 +604,7 @@ impl Simulation {
     /// The field at arbitrary points `at` (a grid, say), given the current particles: the
     /// velocity a particle placed there would have.
     pub fn field_at_points(&self, at: &Points) -> Result<Field> {
-        let sums = self.config.estimator.build(self.particles.clone())?;
+        let sums = self.particle_sums(&self.particles)?;
         let inputs = self.inputs(sums.as_ref());
         Ok(compute_field_at(
             self.config.scheme,

@@ -249,6 +249,10 @@ impl KernelSums for GridSums {
         }
     }
 
+    fn batch_independent(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "grid"
     }

@@ -21,6 +21,7 @@
 
 mod bandwidth;
 mod blocked;
+pub mod distributed;
 mod exact;
 pub mod farfield;
 pub mod grid;
@@ -31,6 +32,8 @@ pub use bandwidth::{Bandwidth, BandwidthFrom, BandwidthSpec, KNN_NEIGHBOUR, KNN_
 pub use blocked::BlockedSums;
 pub use exact::ExactSums;
 pub use grid::GridSums;
+
+use std::ops::Range;
 
 use crate::error::{Error, Result, check_positive};
 use crate::num::Portable;
@@ -56,6 +59,35 @@ pub trait KernelSums: Send + Sync {
         log_sum: &mut [f64],
         shift: &mut [f64],
     );
+
+    /// Rows `rows` of the unweighted sums at the samples themselves (the particles' own
+    /// density at the particles): the same bits as those rows of [`Self::eval_unchecked`]
+    /// with the samples as queries. `rows` starts at a multiple of
+    /// [`Self::self_rows_unit`] and ends at one or at the last sample. What a rank of a
+    /// distributed run computes of them ([`distributed`]).
+    fn eval_self_rows(&self, h: f64, rows: Range<usize>, log_sum: &mut [f64], shift: &mut [f64]) {
+        if rows.is_empty() {
+            return;
+        }
+        let d = self.samples().dim();
+        let own = &self.samples().as_slice()[rows.start * d..rows.end * d];
+        let queries = Points::new("queries", own.to_vec(), d)
+            .expect("a share of the samples is a point set of their dimension");
+        self.eval_unchecked(&queries, h, None, log_sum, shift);
+    }
+
+    /// Whether each query's result is independent of which other queries are evaluated
+    /// with it (true but for the grid, whose plan covers the queries' extent). A distributed
+    /// run shares out the queries only of such sums; the others every rank evaluates whole.
+    fn batch_independent(&self) -> bool {
+        true
+    }
+
+    /// The unit in which [`Self::eval_self_rows`] shares the samples out: 1, or the tile of
+    /// an estimator that takes each pair once.
+    fn self_rows_unit(&self) -> usize {
+        1
+    }
 
     /// A short name for reports ("exact", "kdtree").
     fn name(&self) -> &'static str;

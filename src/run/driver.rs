@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub checkpoint_secs: f64,
     /// Set (by a signal handler, say) to stop the run at its next step, with a checkpoint.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Share the steps among the ranks installed on this thread ([`crate::dist`]), every
+    /// other rank following with [`follow`]; the results are the same bits.
+    pub distributed: bool,
 }
 
 impl Default for RunOptions {
@@ -49,6 +52,7 @@ impl Default for RunOptions {
             checkpoint_every: None,
             checkpoint_secs: 60.0,
             interrupt: None,
+            distributed: false,
         }
     }
 }
@@ -97,6 +101,9 @@ pub fn start(
 ) -> Result<Outcome> {
     write_status(folder, spec, RunStatus::Running)?;
     let mut sim = inputs.simulation(spec)?;
+    if options.distributed {
+        sim.distribute()?;
+    }
     let create = |name: &str| -> Result<Writer> {
         let path = folder.file(name);
         Ok(Counted::new(
@@ -129,6 +136,16 @@ pub fn start(
         options,
         watch,
     )
+}
+
+/// The part of a distributed run's rank other than 0: the simulation [`start`] builds,
+/// stepped in step with rank 0's, writing nothing. Every rank's results are rank 0's bits;
+/// the ranks must be installed on this thread ([`crate::dist::install`]).
+pub fn follow(spec: &RunSpec, inputs: Inputs) -> Result<RunSummary> {
+    let mut sim = inputs.simulation(spec)?;
+    sim.distribute()?;
+    let mut silent = |_: &Observation<'_>| Ok(ControlFlow::Continue(()));
+    sim.run(&spec.stop_rule(), spec.every, &mut silent)
 }
 
 /// Continues the run in `folder` from its checkpoint, to its own stop rule or to `extend`.

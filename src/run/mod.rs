@@ -18,7 +18,7 @@ pub mod spec;
 pub mod spec_file;
 
 pub use checkpoint::Checkpoint;
-pub use driver::{Extend, Outcome, RunOptions, resume, start};
+pub use driver::{Extend, Outcome, RunOptions, follow, resume, start};
 pub use folder::RunFolder;
 pub use inputs::{InputDigest, Inputs};
 pub use spec::{RunSpec, RunStatus};

@@ -594,6 +594,12 @@ pub struct RunSpec {
     /// |score| + 1/h), in (0, 1).
     #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
     pub tol: f64,
+    /// Split the data's sums into K chunks, each with its own estimator, combined in a fixed
+    /// order: for data too large for one process's sums; under `mpirun` the chunks are
+    /// shared among the ranks. Results depend on K (in the last bits), never on the number
+    /// of ranks.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub data_chunks: u64,
     /// Bandwidth of both densities, in the flow's coordinates: `auto` (the larger of Scott's
     /// rule and `knn`), `scott` or `silverman` (rules of thumb), `knn` (the median distance
     /// to the 10th nearest neighbour), each on the data and fixed for the run, or with
@@ -699,6 +705,7 @@ impl Default for RunSpec {
             loss: LossName::Minimax,
             estimator: EstimatorName::Auto,
             tol: 1e-6,
+            data_chunks: 1,
             bandwidth: BandwidthText(BandwidthSpec::default()),
             bandwidth_g: None,
             bandwidth_q: None,
@@ -761,6 +768,7 @@ impl RunSpec {
         at_least_one("--dim", self.dim as u64)?;
         at_least_one("--components", self.components as u64)?;
         at_least_one("--every", self.every)?;
+        at_least_one("--data-chunks", self.data_chunks)?;
         positive("--dt", self.dt.first())?;
         if !(self.dt_tol > 0.0 && self.dt_tol <= 1.0) {
             return Err(option_error(
@@ -950,6 +958,7 @@ impl RunSpec {
             bandwidth_g: self.bandwidth_g.unwrap_or(self.bandwidth).0,
             bandwidth_q: self.bandwidth_q.unwrap_or(self.bandwidth).0,
             anneal: self.anneal.map(|a| a.0),
+            data_chunks: usize::try_from(self.data_chunks).unwrap_or(usize::MAX),
         }
     }
 
