@@ -394,9 +394,11 @@ pub fn write_points_named<W: std::io::Write>(
         Some(names) => w.write_record(names)?,
         None => w.write_record((0..points.dim()).map(|k| format!("x{k}")))?,
     }
-    for row in points.rows() {
-        w.write_record(row.iter().map(|v| crate::output::fmt_f64(*v)))?;
-    }
-    w.flush()?;
+    // The header through the csv writer (names may need quoting), the numbers directly.
+    let mut out = w.into_inner().map_err(|e| e.into_error())?;
+    crate::output::write_rows(&mut out, points.len(), |i, buf| {
+        crate::output::push_fields(buf, points.row(i).iter().copied())
+    })?;
+    out.flush()?;
     Ok(())
 }

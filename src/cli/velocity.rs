@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use ganflow::datasets::read_csv;
-use ganflow::output::fmt_f64;
+use ganflow::output::{push_fields, write_rows};
 use ganflow::{Points, Simulation};
 
 use super::args::VelocityArgs;
@@ -86,19 +86,13 @@ pub fn velocity(args: VelocityArgs) -> AnyResult<()> {
         header.extend((0..d).map(|k| format!("v{k}")));
         header.extend(["log_g", "log_q", "dstar"].map(String::from));
         csv.write_record(&header)?;
-        for (i, x) in points.rows().enumerate() {
-            let mut row: Vec<String> = x.iter().map(|v| fmt_f64(*v)).collect();
-            row.extend(
-                field.velocity[i * d..(i + 1) * d]
-                    .iter()
-                    .map(|v| fmt_f64(*v)),
-            );
-            row.push(fmt_f64(field.log_g[i]));
-            row.push(fmt_f64(field.log_q[i]));
-            row.push(fmt_f64(field.dstar[i]));
-            csv.write_record(&row)?;
-        }
-        csv.flush()?;
+        let mut w = csv.into_inner().map_err(|e| e.into_error())?;
+        write_rows(&mut w, points.len(), |i, buf| {
+            let v = &field.velocity[i * d..(i + 1) * d];
+            let tail = [field.log_g[i], field.log_q[i], field.dstar[i]];
+            push_fields(buf, points.row(i).iter().chain(v).chain(&tail).copied());
+        })?;
+        w.flush()?;
         Ok(())
     })
 }
