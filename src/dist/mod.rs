@@ -2,11 +2,11 @@
 //! a kernel sum are shared out, and the one collective operation a run needs, gathering
 //! every rank's share in rank order.
 //!
-//! A distributed run is the single-process run computed in pieces: every kernel sum gives
-//! each query a result that does not depend on which other queries are evaluated with it
-//! (the contract of [`crate::kde::KernelSums`]), so rank `r` computes the queries of its
-//! share and the gather puts them back in order, the same bits as one process computing
-//! them all. Every rank holds every point, steps the same particles and takes the same
+//! A distributed run is the single-process run computed in pieces: a kernel sum gives each
+//! query a result that does not depend on which other queries are evaluated with it (all
+//! but the grid's, see [`crate::kde::KernelSums::batch_independent`]), so rank `r` computes
+//! the queries of its share and the gather puts them back in order, the same bits as one
+//! process computing them all. Every rank holds every point, steps the same particles and takes the same
 //! decisions; only rank 0 writes.
 //!
 //! The ranks are installed on the thread that steps the simulation ([`install`]); a

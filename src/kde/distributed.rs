@@ -3,9 +3,9 @@
 //!
 //! [`DistributedSums`] shares the queries: each rank evaluates its share and the shares are
 //! gathered in rank order (sums whose results depend on the batch of queries, the grid's,
-//! are evaluated whole on every rank instead). At the samples themselves (the particles' own density) the
-//! shares are whole tiles of the estimator that takes each pair once, and each rank
-//! computes the pairs that touch its tiles. Every query's result is the one a single
+//! are evaluated whole on every rank instead). At the samples themselves (the particles'
+//! own density) the shares are whole tiles of the estimator that takes each pair once, and
+//! each rank computes the pairs that touch its tiles. Every query's result is the one a single
 //! process gives it, so the run is the same bits for any number of ranks.
 //!
 //! [`ChunkedSums`] splits the samples (for large data sets) into `K` contiguous chunks,
@@ -16,9 +16,9 @@
 
 use std::ops::Range;
 
-use super::KernelSums;
 use rayon::prelude::*;
 
+use super::KernelSums;
 use crate::dist::{current, gather_shares, share};
 use crate::error::Result;
 use crate::num::Portable;
