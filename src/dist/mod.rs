@@ -4,14 +4,14 @@
 //!
 //! A distributed run is the single-process run computed in pieces: a kernel sum gives each
 //! query a result that does not depend on which other queries are evaluated with it (all
-//! but the grid's, see [`crate::kde::KernelSums::batch_independent`]), so rank `r` computes
+//! but the grid's, see [`crate::kde::KernelSums::eval_on_ranks`]), so rank `r` computes
 //! the queries of its share and the gather puts them back in order, the same bits as one
 //! process computing them all. Every rank holds every point, steps the same particles and takes the same
 //! decisions; only rank 0 writes.
 //!
 //! The ranks are installed on the thread that steps the simulation ([`install`]); a
 //! [`Simulation`](crate::Simulation) shares its sums only once told to
-//! ([`Simulation::distribute`](crate::Simulation::distribute)), so anything else computed
+//! ([`Simulation::distributed`](crate::Simulation::distributed)), so anything else computed
 //! on rank 0 alone (metrics, pictures, the predicted spectrum) never waits for the others.
 
 #[cfg(feature = "mpi")]

@@ -96,20 +96,17 @@ impl Default for FlowConfig {
 }
 
 /// The data's kernel sums for `config`: one estimator over them all, or
-/// [`FlowConfig::data_chunks`] chunks with the estimator the whole set resolves to; shared
-/// among the installed ranks when `distributed`.
-fn data_sums(config: &FlowConfig, data: Points, distributed: bool) -> Result<Box<dyn KernelSums>> {
+/// [`FlowConfig::data_chunks`] chunks with the estimator the whole set resolves to.
+fn data_sums(config: &FlowConfig, data: Points) -> Result<Box<dyn KernelSums>> {
     if config.data_chunks <= 1 {
-        let sums = config.estimator.build(data)?;
-        return Ok(if distributed {
-            Box::new(DistributedSums::new(sums))
-        } else {
-            sums
-        });
+        return config.estimator.build(data);
     }
     let whole = config.estimator.resolve(data.dim(), data.len());
-    let chunks = ChunkedSums::new(data, config.data_chunks, |part| whole.build(part))?;
-    Ok(Box::new(if distributed { chunks.shared() } else { chunks }))
+    Ok(Box::new(ChunkedSums::new(
+        data,
+        config.data_chunks,
+        |part| whole.build(part),
+    )?))
 }
 
 /// When a run stops. At least one of `max_steps` and `max_time` must be set.
@@ -413,7 +410,7 @@ impl Simulation {
                 (check_positive("mixture std", m.std)?, Some(sums))
             }
         };
-        let data_sums = data_sums(&config, data, false)?;
+        let data_sums = data_sums(&config, data)?;
         let mut sim = Self {
             config,
             particles,
@@ -543,10 +540,12 @@ impl Simulation {
     /// data's chunks ([`FlowConfig::data_chunks`]) are shared out. Every rank must step its
     /// simulation the same way, or the others wait; the results are the same bits as one
     /// process's.
-    pub fn distribute(&mut self) -> Result<()> {
-        self.data_sums = data_sums(&self.config, self.data().clone(), true)?;
-        self.distributed = true;
-        Ok(())
+    pub fn distributed(mut self) -> Self {
+        if !self.distributed {
+            self.data_sums = Box::new(DistributedSums::new(self.data_sums));
+            self.distributed = true;
+        }
+        self
     }
 
     /// Kernel sums over the points `x` (the particles), shared when distributed.

@@ -210,11 +210,12 @@ impl BlockedSums {
             // owned, its columns when `a + step` is (off the diagonal).
             let parts: Vec<(Option<Part>, Option<Part>)> = (0..tiles - step)
                 .into_par_iter()
-                .map(|a| {
+                // One tile of exponentials per worker, reused from pair to pair.
+                .map_init(Vec::new, |e, a| {
                     let rows = own.contains(&a);
                     let cols = step > 0 && own.contains(&(a + step));
                     if rows || cols {
-                        self.pair(span(a), span(a + step), rows, cols, inv_2h2)
+                        self.pair(span(a), span(a + step), rows, cols, inv_2h2, e)
                     } else {
                         (None, None)
                     }
@@ -253,7 +254,7 @@ impl BlockedSums {
 
     /// The tile pair of rows `(i0, ni)` and columns `(j0, nj)`: the rows' part when `rows`,
     /// the columns' part when `cols` (off the diagonal). Each part is the same bits whether
-    /// or not the other is asked for.
+    /// or not the other is asked for. `e` is scratch space for the tile's exponentials.
     fn pair(
         &self,
         (i0, ni): (usize, usize),
@@ -261,14 +262,16 @@ impl BlockedSums {
         rows: bool,
         cols: bool,
         inv_2h2: f64,
+        e: &mut Vec<f64>,
     ) -> (Option<Part>, Option<Part>) {
         let d = self.samples.dim();
         let q = &self.centred[i0 * d..(i0 + ni) * d];
         let x = &self.centred[j0 * d..(j0 + nj) * d];
         let xt = &self.centred_t[j0 * d..(j0 + nj) * d];
         let norms = &self.norms[j0..j0 + nj];
-        let mut e = vec![0.0; ni * nj];
-        dots(q, xt, d, nj, &mut e);
+        e.resize(ni * nj, 0.0);
+        let e = &mut e[..ni * nj];
+        dots(q, xt, d, nj, e);
         let mut row_sums = vec![0.0; ni];
         for (i, row) in e.chunks_exact_mut(nj).enumerate() {
             let qi = &q[i * d..(i + 1) * d];
@@ -280,7 +283,7 @@ impl BlockedSums {
                 sum: row_sums,
                 acc: vec![0.0; ni * d],
             };
-            accumulate(&e, x, xt, d, nj, &mut part.acc);
+            accumulate(e, x, xt, d, nj, &mut part.acc);
             part
         });
         let cols = cols.then(|| {
@@ -292,7 +295,7 @@ impl BlockedSums {
             for row in e.chunks_exact(nj) {
                 cols.sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
             }
-            accumulate_t(&e, q, d, nj, &mut cols.acc);
+            accumulate_t(e, q, d, nj, &mut cols.acc);
             cols
         });
         (rows, cols)

@@ -1,9 +1,10 @@
 //! Kernel sums shared among the ranks of a distributed run ([`crate::dist`]), and the
 //! data's sums split into a fixed number of chunks.
 //!
-//! [`DistributedSums`] shares the queries: each rank evaluates its share and the shares are
-//! gathered in rank order (sums whose results depend on the batch of queries, the grid's,
-//! are evaluated whole on every rank instead). At the samples themselves (the particles'
+//! [`DistributedSums`] hands each sum to the ranks ([`KernelSums::eval_on_ranks`]): by
+//! default each rank evaluates its share of the queries and the shares are gathered in rank
+//! order (the grid, whose results depend on the batch of queries, is evaluated whole on
+//! every rank instead). At the samples themselves (the particles'
 //! own density) the shares are whole tiles of the estimator that takes each pair once, and
 //! each rank computes the pairs that touch its tiles. Every query's result is the one a single
 //! process gives it, so the run is the same bits for any number of ranks.
@@ -11,27 +12,27 @@
 //! [`ChunkedSums`] splits the samples (for large data sets) into `K` contiguous chunks,
 //! `K` fixed by the run and not by the number of ranks: each chunk's sums are those of
 //! its own estimator, and the chunks are combined in chunk order by a log-sum-exp, so the
-//! result depends on `K` alone. In a distributed run rank `r` evaluates the chunks of its
-//! share and every rank gathers all chunks' results.
+//! result depends on `K` alone. On ranks, rank `r` evaluates the chunks of its share and
+//! every rank gathers all chunks' results.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 
 use super::KernelSums;
-use crate::dist::{current, gather_shares, share};
+use crate::dist::{Ranks, current, gather_shares, share};
 use crate::error::Result;
 use crate::num::Portable;
 use crate::points::Points;
 
-/// Sums whose queries are shared among the ranks installed on this thread (computed
-/// whole when there are none).
+/// Sums evaluated by the ranks installed on this thread together
+/// ([`KernelSums::eval_on_ranks`]), or whole when there are none.
 pub struct DistributedSums {
     inner: Box<dyn KernelSums>,
 }
 
 impl DistributedSums {
-    /// Shares `inner`'s queries.
+    /// Shares `inner`'s work.
     pub fn new(inner: Box<dyn KernelSums>) -> Self {
         Self { inner }
     }
@@ -50,36 +51,15 @@ impl KernelSums for DistributedSums {
         log_sum: &mut [f64],
         shift: &mut [f64],
     ) {
-        let Some(ranks) = current().filter(|_| self.inner.batch_independent()) else {
-            return self
+        match current() {
+            Some(ranks) => {
+                self.inner
+                    .eval_on_ranks(ranks.as_ref(), queries, h, log_weights, log_sum, shift)
+            }
+            None => self
                 .inner
-                .eval_unchecked(queries, h, log_weights, log_sum, shift);
-        };
-        let d = queries.dim();
-        let own_samples =
-            log_weights.is_none() && queries.as_slice() == self.inner.samples().as_slice();
-        let unit = if own_samples {
-            self.inner.self_rows_unit()
-        } else {
-            1
-        };
-        let shares: Vec<Range<usize>> = (0..ranks.size())
-            .map(|r| share(queries.len(), unit, ranks.size(), r))
-            .collect();
-        let mine = shares[ranks.rank()].clone();
-        let mut ls = vec![0.0; mine.len()];
-        let mut sh = vec![0.0; mine.len() * d];
-        if own_samples {
-            self.inner.eval_self_rows(h, mine, &mut ls, &mut sh);
-        } else if !mine.is_empty() {
-            let q = &queries.as_slice()[mine.start * d..mine.end * d];
-            let q = Points::new("queries", q.to_vec(), d)
-                .expect("a share of the queries is a point set of their dimension");
-            self.inner
-                .eval_unchecked(&q, h, log_weights, &mut ls, &mut sh);
+                .eval_unchecked(queries, h, log_weights, log_sum, shift),
         }
-        gather_shares(ranks.as_ref(), &shares, 1, &ls, log_sum);
-        gather_shares(ranks.as_ref(), &shares, d, &sh, shift);
     }
 
     fn name(&self) -> &'static str {
@@ -87,13 +67,50 @@ impl KernelSums for DistributedSums {
     }
 }
 
+/// The default of [`KernelSums::eval_on_ranks`]: each rank evaluates its share of the
+/// queries and the shares are gathered in rank order. At the samples themselves (unweighted)
+/// the shares are whole units of [`KernelSums::self_rows_unit`], evaluated by
+/// [`KernelSums::eval_self_rows`].
+pub fn share_queries<S: KernelSums + ?Sized>(
+    sums: &S,
+    ranks: &dyn Ranks,
+    queries: &Points,
+    h: f64,
+    log_weights: Option<&[f64]>,
+    log_sum: &mut [f64],
+    shift: &mut [f64],
+) {
+    let d = queries.dim();
+    let own_samples = log_weights.is_none() && queries.as_slice() == sums.samples().as_slice();
+    let unit = if own_samples {
+        sums.self_rows_unit()
+    } else {
+        1
+    };
+    let shares: Vec<Range<usize>> = (0..ranks.size())
+        .map(|r| share(queries.len(), unit, ranks.size(), r))
+        .collect();
+    let mine = shares[ranks.rank()].clone();
+    let mut ls = vec![0.0; mine.len()];
+    let mut sh = vec![0.0; mine.len() * d];
+    if own_samples {
+        sums.eval_self_rows(h, mine, &mut ls, &mut sh);
+    } else if !mine.is_empty() {
+        let q = &queries.as_slice()[mine.start * d..mine.end * d];
+        let q = Points::new("queries", q.to_vec(), d)
+            .expect("a share of the queries is a point set of their dimension");
+        sums.eval_unchecked(&q, h, log_weights, &mut ls, &mut sh);
+    }
+    gather_shares(ranks, &shares, 1, &ls, log_sum);
+    gather_shares(ranks, &shares, d, &sh, shift);
+}
+
 /// Sums over samples split into a fixed number of chunks, each with its own estimator,
-/// combined in chunk order; once [`ChunkedSums::shared`], the chunks are shared among the
-/// ranks installed on this thread.
+/// combined in chunk order; on ranks ([`KernelSums::eval_on_ranks`]) the chunks are shared
+/// among them.
 pub struct ChunkedSums {
     samples: Points,
     chunks: Vec<(Range<usize>, Box<dyn KernelSums>)>,
-    shared: bool,
 }
 
 impl ChunkedSums {
@@ -113,23 +130,48 @@ impl ChunkedSums {
                 Ok((rows, build(Points::new("data chunk", part.to_vec(), d)?)?))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self {
-            samples,
-            chunks,
-            shared: false,
-        })
-    }
-
-    /// Shares the chunks among the ranks installed on this thread (every rank must then
-    /// evaluate the same sums at the same queries, or the others wait).
-    pub fn shared(mut self) -> Self {
-        self.shared = true;
-        self
+        Ok(Self { samples, chunks })
     }
 
     /// How many chunks.
     pub fn chunks(&self) -> usize {
         self.chunks.len()
+    }
+}
+
+impl ChunkedSums {
+    /// The sums at `queries`, the chunks shared among `ranks` when given.
+    fn eval_chunks(
+        &self,
+        ranks: Option<&dyn Ranks>,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+        shift: &mut [f64],
+    ) {
+        let (n, d, k) = (queries.len(), queries.dim(), self.chunks.len());
+        let (size, rank) = ranks.map_or((1, 0), |r| (r.size(), r.rank()));
+        // Chunk c's results, chunk after chunk: n log-sums, then n d shifts.
+        let width = n * (d + 1);
+        let shares: Vec<Range<usize>> = (0..size).map(|r| share(k, 1, size, r)).collect();
+        let mine = shares[rank].clone();
+        let mut local = vec![0.0; mine.len() * width];
+        for (c, out) in mine.clone().zip(local.chunks_exact_mut(width)) {
+            let (rows, sums) = &self.chunks[c];
+            let (ls, sh) = out.split_at_mut(n);
+            let lw = log_weights.map(|w| &w[rows.clone()]);
+            sums.eval_unchecked(queries, h, lw, ls, sh);
+        }
+        let all = match ranks {
+            Some(ranks) => {
+                let mut all = vec![0.0; k * width];
+                gather_shares(ranks, &shares, width, &local, &mut all);
+                all
+            }
+            None => local,
+        };
+        combine(&all, n, d, log_sum, shift);
     }
 }
 
@@ -146,29 +188,21 @@ impl KernelSums for ChunkedSums {
         log_sum: &mut [f64],
         shift: &mut [f64],
     ) {
-        let (n, d, k) = (queries.len(), queries.dim(), self.chunks.len());
-        let ranks = if self.shared { current() } else { None };
-        let (size, rank) = ranks.as_ref().map_or((1, 0), |r| (r.size(), r.rank()));
-        // Chunk c's results, chunk after chunk: n log-sums, then n d shifts.
-        let width = n * (d + 1);
-        let shares: Vec<Range<usize>> = (0..size).map(|r| share(k, 1, size, r)).collect();
-        let mine = shares[rank].clone();
-        let mut local = vec![0.0; mine.len() * width];
-        for (c, out) in mine.clone().zip(local.chunks_exact_mut(width)) {
-            let (rows, sums) = &self.chunks[c];
-            let (ls, sh) = out.split_at_mut(n);
-            let lw = log_weights.map(|w| &w[rows.clone()]);
-            sums.eval_unchecked(queries, h, lw, ls, sh);
-        }
-        let all = match &ranks {
-            Some(ranks) => {
-                let mut all = vec![0.0; k * width];
-                gather_shares(ranks.as_ref(), &shares, width, &local, &mut all);
-                all
-            }
-            None => local,
-        };
-        combine(&all, n, d, log_sum, shift);
+        self.eval_chunks(None, queries, h, log_weights, log_sum, shift);
+    }
+
+    /// Each rank evaluates the chunks of its share at every query; every rank gathers all
+    /// chunks' results and combines them.
+    fn eval_on_ranks(
+        &self,
+        ranks: &dyn Ranks,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+        shift: &mut [f64],
+    ) {
+        self.eval_chunks(Some(ranks), queries, h, log_weights, log_sum, shift);
     }
 
     fn name(&self) -> &'static str {

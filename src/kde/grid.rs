@@ -249,8 +249,18 @@ impl KernelSums for GridSums {
         }
     }
 
-    fn batch_independent(&self) -> bool {
-        false
+    /// Whole on every rank: the plan covers the queries' extent, so a share of them would
+    /// get other bits.
+    fn eval_on_ranks(
+        &self,
+        _ranks: &dyn crate::dist::Ranks,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+        shift: &mut [f64],
+    ) {
+        self.eval_unchecked(queries, h, log_weights, log_sum, shift);
     }
 
     fn name(&self) -> &'static str {

@@ -35,6 +35,7 @@ pub use grid::GridSums;
 
 use std::ops::Range;
 
+use crate::dist::Ranks;
 use crate::error::{Error, Result, check_positive};
 use crate::num::Portable;
 use crate::points::Points;
@@ -76,11 +77,21 @@ pub trait KernelSums: Send + Sync {
         self.eval_unchecked(&queries, h, None, log_sum, shift);
     }
 
-    /// Whether each query's result is independent of which other queries are evaluated
-    /// with it (true but for the grid, whose plan covers the queries' extent). A distributed
-    /// run shares out the queries only of such sums; the others every rank evaluates whole.
-    fn batch_independent(&self) -> bool {
-        true
+    /// [`Self::eval_unchecked`] as one of the `ranks` of a distributed run, every rank
+    /// calling it alike: the results are the same bits as one process's. By default the
+    /// queries are shared out and gathered ([`distributed::share_queries`]); the grid, whose
+    /// plan covers the queries' extent, evaluates them whole on every rank, and chunked
+    /// sums share their chunks.
+    fn eval_on_ranks(
+        &self,
+        ranks: &dyn Ranks,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+        shift: &mut [f64],
+    ) {
+        distributed::share_queries(self, ranks, queries, h, log_weights, log_sum, shift);
     }
 
     /// The unit in which [`Self::eval_self_rows`] shares the samples out: 1, or the tile of

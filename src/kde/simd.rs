@@ -425,33 +425,29 @@ fn accumulate_t_portable<V: Vector, const R: usize, const NV: usize>(
     let width = NV * V::LANES;
     let mut block = vec![0.0f64; ni * width];
     let mut sums = [0.0f64; 64];
-    // Columns past the last whole tile of rows read a padded copy of `e`.
+    // Columns past the last whole tile of rows read a padded copy of `e` (made once).
     let whole = nj - nj % R;
+    let mut padded = Vec::new();
+    if whole < nj && wide > 0 {
+        padded = vec![0.0f64; ni * R];
+        for (p, row) in padded.chunks_exact_mut(R).zip(e.chunks_exact(nj)) {
+            p[..nj - whole].copy_from_slice(&row[whole..]);
+        }
+    }
     for c0 in (0..wide).step_by(width) {
         let c = width.min(wide - c0);
         for (b, xi) in block.chunks_exact_mut(width).zip(x.chunks_exact(d)) {
             pack::<V, NV>(b, &xi[c0..], c);
         }
-        for j0 in (0..whole).step_by(R) {
-            let a = tile_columns::<V, R, NV>(e, nj, j0, &block);
-            for (t, at) in a.iter().enumerate() {
+        for j0 in (0..nj).step_by(R) {
+            let a = if j0 < whole {
+                tile_columns::<V, R, NV>(e, nj, j0, &block)
+            } else {
+                tile_columns::<V, R, NV>(&padded, R, 0, &block)
+            };
+            for (t, at) in a.iter().enumerate().take(nj - j0) {
                 store_row(at, c, &mut sums);
                 let out = &mut acc[(j0 + t) * d + c0..(j0 + t) * d + c0 + c];
-                for (o, v) in out.iter_mut().zip(&sums) {
-                    *o += v;
-                }
-            }
-        }
-        if whole < nj {
-            let r = nj - whole;
-            let mut padded = vec![0.0f64; ni * R];
-            for (p, row) in padded.chunks_exact_mut(R).zip(e.chunks_exact(nj)) {
-                p[..r].copy_from_slice(&row[whole..]);
-            }
-            let a = tile_columns::<V, R, NV>(&padded, R, 0, &block);
-            for (t, at) in a.iter().enumerate().take(r) {
-                store_row(at, c, &mut sums);
-                let out = &mut acc[(whole + t) * d + c0..(whole + t) * d + c0 + c];
                 for (o, v) in out.iter_mut().zip(&sums) {
                     *o += v;
                 }

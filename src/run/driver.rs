@@ -102,7 +102,7 @@ pub fn start(
     write_status(folder, spec, RunStatus::Running)?;
     let mut sim = inputs.simulation(spec)?;
     if options.distributed {
-        sim.distribute()?;
+        sim = sim.distributed();
     }
     let create = |name: &str| -> Result<Writer> {
         let path = folder.file(name);
@@ -142,8 +142,7 @@ pub fn start(
 /// stepped in step with rank 0's, writing nothing. Every rank's results are rank 0's bits;
 /// the ranks must be installed on this thread ([`crate::dist::install`]).
 pub fn follow(spec: &RunSpec, inputs: Inputs) -> Result<RunSummary> {
-    let mut sim = inputs.simulation(spec)?;
-    sim.distribute()?;
+    let mut sim = inputs.simulation(spec)?.distributed();
     let mut silent = |_: &Observation<'_>| Ok(ControlFlow::Continue(()));
     sim.run(&spec.stop_rule(), spec.every, &mut silent)
 }

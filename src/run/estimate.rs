@@ -20,8 +20,6 @@ pub struct Estimate {
     /// Seconds per step at `threads` threads, where the estimator's cost is predictable
     /// (exact sums; the k-d tree's worst case, every sample within its cut radius).
     pub seconds_per_step: Option<f64>,
-    /// Peak resident bytes: see [`peak_bytes`].
-    pub bytes: f64,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -116,11 +114,7 @@ pub fn estimate(spec: &RunSpec, n: usize, m: usize, d: usize, threads: usize) ->
     let seconds_per_step = predictable.then(|| {
         pairs * (NS_PER_PAIR_BASE + NS_PER_PAIR_PER_DIM * df) * 1e-9 / threads.max(1) as f64
     });
-    let bytes = peak_bytes(n as usize, m as usize, d, !predictable);
-    Estimate {
-        seconds_per_step,
-        bytes,
-    }
+    Estimate { seconds_per_step }
 }
 
 /// Bytes of memory available now, where known: `MemAvailable` of `/proc/meminfo`, or less
