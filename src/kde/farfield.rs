@@ -11,23 +11,26 @@
 //! Σ_i w_i exp(-|x - y_i|² / 2h²) (y_i - x) = h exp(-|u|²/2) (∇F(u) - u F(u)),
 //! ```
 //!
-//! with `w'_i = w_i exp(-|z_i|²/2)`. Truncating `exp(u · z)` after degree `P` (here
-//! 20) gives `F_P(u) = Σ_{|α| <= P} M_α u^α` with moments
-//! `M_α = Σ_i w'_i z_i^α / α!`. With
-//! `ρ = |u| max_i |z_i|` and `W' = Σ w'_i`, the remainders are
+//! with `w'_i = w_i exp(-|z_i|²/2)`. Truncating `exp(u · z)` after degree `p <= P` (here
+//! `P = 20`) gives `F_p(u) = Σ_{|α| <= p} M_α u^α` with moments `M_α = Σ_i w'_i z_i^α / α!`
+//! (the multinomial expansion of `Σ_{k <= p} (u · z_i)^k / k!`). With `r = max_i |z_i|` and
+//! `ρ = |u| r`, each sample's `t = u · z_i` has `|t| <= ρ`, and Lagrange's remainder gives
+//! `|e^t - Σ_{k <= p} t^k / k!| <= max(1, e^t) |t|^(p+1) / (p+1)! <= e^t e^ρ ρ^(p+1) / (p+1)!`.
+//! Every weight is positive, so summing term by term,
 //!
 //! ```text
-//! |F - F_P| <= W' Σ_{k > P} ρ^k / k! <= W' e^ρ ρ^(P+1) / (P+1)!,
-//! |∇F - ∇F_P| <= W' r e^ρ ρ^P / P!                         (r = max |z_i|),
+//! |F - F_p| <= g_(p+1) F,          g_k = e^ρ ρ^k / k!,
+//! |∇F - ∇F_p| <= r g_p F           (∇F_p sums z_i times the degree p - 1 truncation),
 //! ```
 //!
-//! and `F >= W' e^(-ρ)`, so relative to the node's own sum the density's error is at most
-//! `B_S(ρ) = e^(2ρ) ρ^(P+1) / (P+1)!` and the displacement sum's at most
-//! `h (r e^(2ρ) ρ^P / P! + |u| B_S(ρ))` times the node's sum. A node is expanded when both
-//! are within `ε/2`: the errors then add up to at most `ε/2` of the whole sum, whatever the
-//! number of nodes. What matters is `ρ = |x - c| r / h²`, so a query far from a node can use
-//! it only if the node is small; a tail query's nodes shrink with its distance, but not
-//! with the number of samples they hold.
+//! relative to the node's own sum, whatever the samples. The displacement sum's error is
+//! then at most `h (r g_p + |u| g_(p+1))` times the node's sum. A node is expanded, at the
+//! lowest degree `p` for which both bounds are within `ε/2`, when there is one: the errors
+//! then add up to at most `ε/2` of the whole sum, whatever the number of nodes. What matters
+//! is `ρ = |x - c| r / h²`, so a query far from a node can use it only if the node is small;
+//! a tail query's nodes shrink with its distance, but not with the number of samples they
+//! hold. Rounding: the terms' magnitudes add up to at most `e^ρ W'`, against a sum of at
+//! least `e^(-ρ) W'`, so `ρ` is also capped (see [`MAX_RHO`]).
 //!
 //! # Pruning
 //!
@@ -51,7 +54,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
-use super::{KernelSums, LogSumAcc, dist2};
+use super::{KernelSums, LogSumAcc, dist2, exp_one, exp_shifted_sum};
 use crate::error::{Error, Result};
 use crate::num::Portable;
 use crate::points::Points;
@@ -60,8 +63,19 @@ use crate::points::Points;
 const DEGREE: usize = 20;
 /// The largest `ρ` a node is expanded at, whatever the tolerance: the expansion's terms
 /// reach `e^ρ` where the sum may be as small as `e^(-ρ)` of the node's weight, so rounding
-/// loses at most `e^(2ρ)` (1100) times the unit roundoff per term, far below `tol = 1e-8`.
+/// loses at most `e^(2ρ)` (1100) times the unit roundoff per term: over the 231 terms,
+/// 3e-11 of the node's sum, far below `tol = 1e-8`.
 const MAX_RHO: f64 = 3.5;
+/// `1/p!` for `p <= DEGREE`.
+const INV_FACTORIAL: [f64; DEGREE + 1] = {
+    let mut t = [1.0; DEGREE + 1];
+    let mut p = 1;
+    while p <= DEGREE {
+        t[p] = t[p - 1] / p as f64;
+        p += 1;
+    }
+    t
+};
 /// Samples per leaf.
 const LEAF: usize = 32;
 /// Nodes wider than this many bandwidths carry no moments (they are never expanded unless
@@ -101,21 +115,23 @@ pub struct FarFieldSums {
     unweighted: Mutex<Option<(u64, Arc<Vec<NodeData>>)>>,
 }
 
-/// The multi-indices of total degree `<= DEGREE` in `d` dimensions, in a fixed order.
-/// In rows by the first index (`a` then `b` ascending, `a + b <= DEGREE`), the order
-/// [`taylor`] reads them in.
+/// The multi-indices of total degree `<= DEGREE` in `d` dimensions, in a fixed order:
+/// in columns by the second index (`b` then `a` ascending, `a + b <= DEGREE`), the order
+/// [`taylor`] reads them in. Column `b` starts at [`column_start`]`(b)`.
 fn multi_indices(d: usize) -> Vec<[usize; MAX_DIM]> {
+    let columns = if d == 1 { 0 } else { DEGREE };
     let mut out = Vec::new();
-    for a in 0..=DEGREE {
-        if d == 1 {
-            out.push([a, 0]);
-        } else {
-            for b in 0..=DEGREE - a {
-                out.push([a, b]);
-            }
+    for b in 0..=columns {
+        for a in 0..=DEGREE - b {
+            out.push([a, b]);
         }
     }
     out
+}
+
+/// Where column `b` of the moments starts (see [`multi_indices`]).
+fn column_start(b: usize) -> usize {
+    b * (DEGREE + 1) - b * b.saturating_sub(1) / 2
 }
 
 fn factorial(k: usize) -> f64 {
@@ -245,10 +261,9 @@ impl FarFieldSums {
         };
         let log_total = node_data[0].log_w_total;
         let eps = self.tol / (1.0 + self.tol);
-        // The density's remainder bound, increasing in ρ, and the largest ρ it allows
-        // (bisection, once per call): nodes beyond it are not tried.
-        let bound_s =
-            |rho: f64| (2.0 * rho).exp_p() * rho.powi(DEGREE as i32 + 1) / factorial(DEGREE + 1);
+        // The density's remainder bound at the top degree, increasing in ρ, and the largest ρ
+        // it allows (bisection, once per call): nodes beyond it are not tried.
+        let bound_s = |rho: f64| rho.exp_p() * rho.powi(DEGREE as i32 + 1) / factorial(DEGREE + 1);
         let rho_s = {
             let (mut lo, mut hi) = (0.0, MAX_RHO);
             if bound_s(hi) <= 0.5 * eps {
@@ -275,7 +290,9 @@ impl FarFieldSums {
             .zip(queries.as_slice().par_chunks(d))
             .with_min_len(16)
             // One traversal stack per worker, reused from query to query.
-            .map_init(Vec::new, |stack, ((ls, sh), q)| {
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(stack, leaf), ((ls, sh), q)| {
                 let mut acc = LogSumAcc::new(sh);
                 let mut work = 0;
                 // A lower bound of the whole sum: the nearest sample's own term, and, once
@@ -305,22 +322,44 @@ impl FarFieldSums {
                         }
                         let un = u.iter().map(|v| v * v).sum::<f64>().sqrt();
                         let rho = un * nd.radius;
-                        let accept = rho <= rho_s && {
-                            let g = (2.0 * rho).exp_p() * rho.powi(DEGREE as i32);
-                            let bs = g * rho / factorial(DEGREE + 1);
-                            let bn = nd.radius * g / factorial(DEGREE) + un * bs;
-                            bn <= 0.5 * eps
-                        };
-                        if accept {
+                        // The lowest degree whose bounds are both within ε/2: with
+                        // g_p = e^ρ ρ^p / p!, the density's bound is g_(p+1) and the
+                        // displacement's r g_p + |u| g_(p+1). Tried at DEGREE first, then
+                        // downwards while it holds (the bounds grow as p falls, for p >= ρ).
+                        let fits = |g: f64, next: f64| nd.radius * g + un * next <= 0.5 * eps;
+                        let degree = (rho <= rho_s)
+                            .then(|| {
+                                if rho == 0.0 {
+                                    return Some(usize::from(!fits(1.0, 0.0)));
+                                }
+                                // e^ρ from above: exp_one's few ulp are covered by 1e-12.
+                                let e1 = (1.0 + 1e-12) / exp_one(-rho);
+                                let mut g = e1 * rho.powi(DEGREE as i32) * INV_FACTORIAL[DEGREE];
+                                if !fits(g, g * rho / (DEGREE + 1) as f64) {
+                                    return None;
+                                }
+                                let mut p = DEGREE;
+                                let inv_rho = 1.0 / rho;
+                                while p > 0 && rho < p as f64 {
+                                    let lower = g * p as f64 * inv_rho;
+                                    if !fits(lower, g) {
+                                        break;
+                                    }
+                                    (g, p) = (lower, p - 1);
+                                }
+                                Some(p)
+                            })
+                            .flatten();
+                        if let Some(p) = degree {
                             work += 1;
-                            let (f, grad) = taylor(m, &u, d);
+                            let (f, grad) = taylor(m, &u, d, p);
                             if f > 0.0 {
                                 let log_scale = nd.log_w_max - 0.5 * un * un;
                                 let mut n_vec = [0.0; MAX_DIM];
                                 for j in 0..d {
-                                    n_vec[j] = h * (grad[j] - u[j] * f) / f;
+                                    n_vec[j] = h * (grad[j] - u[j] * f);
                                 }
-                                acc.add_sum(log_scale + f.ln_p(), &n_vec[..d]);
+                                acc.add_scaled(log_scale, f, &n_vec[..d]);
                             }
                             continue;
                         }
@@ -328,17 +367,36 @@ impl FarFieldSums {
                     match n.children {
                         Some(pair) => push_near_last(stack, shape, pair, q, d),
                         None => {
-                            for &i in &shape.order[n.start..n.end] {
-                                work += 1;
-                                let y = samples.row(i);
-                                acc.add(lw(i) - dist2(y, q) * inv_2h2, y, q);
+                            // The leaf's terms relative to their largest, by the
+                            // vectorised exponential, then added as one.
+                            let members = &shape.order[n.start..n.end];
+                            work += members.len();
+                            // (A leaf of copies of one point may hold more than LEAF.)
+                            leaf.resize(members.len(), 0.0);
+                            let terms = &mut leaf[..];
+                            let mut top = f64::NEG_INFINITY;
+                            for (t, &i) in terms.iter_mut().zip(members) {
+                                *t = lw(i) - dist2(samples.row(i), q) * inv_2h2;
+                                top = top.max(*t);
+                            }
+                            if top > f64::NEG_INFINITY {
+                                let total = exp_shifted_sum(terms, top);
+                                let mut v = [0.0; MAX_DIM];
+                                for (e, &i) in terms.iter().zip(members) {
+                                    let y = samples.row(i);
+                                    for j in 0..d {
+                                        v[j] += e * (y[j] - q[j]);
+                                    }
+                                }
+                                acc.add_scaled(top, total, &v[..d]);
                             }
                         }
                     }
                 }
                 *ls = acc.finish(h * h);
                 work
-            })
+                },
+            )
             .collect()
     }
 }
@@ -353,28 +411,33 @@ struct NodeData {
     moments: Option<Vec<f64>>,
 }
 
-/// `F_P(u)` and its gradient from the moments (in the order of [`multi_indices`]).
-fn taylor(m: &[f64], u: &[f64; MAX_DIM], d: usize) -> (f64, [f64; MAX_DIM]) {
-    // Horner in u1 along each row a (the polynomial and its derivative together), then in
-    // u0 across the rows, from the highest degree down.
-    let row_len = |a: usize| if d == 1 { 1 } else { DEGREE - a + 1 };
-    let mut end = m.len();
-    let (mut f, mut d0, mut d1) = (0.0, 0.0, 0.0);
-    for a in (0..=DEGREE).rev() {
-        let row = &m[end - row_len(a)..end];
-        end -= row_len(a);
-        let (mut g, mut g1) = (0.0, 0.0);
-        if d == 2 {
-            for &c in row.iter().rev() {
-                g1 = g1 * u[1] + g;
-                g = g * u[1] + c;
-            }
-        } else {
-            g = row[0];
+/// `F_p(u)` and its gradient from the moments (in the order of [`multi_indices`]),
+/// truncated at total degree `p <= DEGREE`.
+///
+/// Column by column (`b`, the power of `u1`), `r_a += M_ab u1^b` and `s_a += M_ab b u1^(b-1)`:
+/// independent lanes, which the compiler vectorises, each summed in `b` order whatever the
+/// vector width. Then Horner in `u0` over `a`.
+fn taylor(m: &[f64], u: &[f64; MAX_DIM], d: usize, p: usize) -> (f64, [f64; MAX_DIM]) {
+    let mut r = [0.0; DEGREE + 1];
+    let mut s = [0.0; DEGREE + 1];
+    let columns = if d == 1 { 0 } else { p };
+    // u1^b and its derivative b u1^(b-1).
+    let (mut power, mut slope) = (1.0, 0.0);
+    for b in 0..=columns {
+        let start = column_start(b);
+        let column = &m[start..start + p - b + 1];
+        for ((ra, sa), c) in r.iter_mut().zip(s.iter_mut()).zip(column) {
+            *ra += c * power;
+            *sa += c * slope;
         }
+        slope = slope * u[1] + power;
+        power *= u[1];
+    }
+    let (mut f, mut d0, mut d1) = (0.0, 0.0, 0.0);
+    for a in (0..=p).rev() {
         d0 = d0 * u[0] + f;
-        f = f * u[0] + g;
-        d1 = d1 * u[0] + g1;
+        f = f * u[0] + r[a];
+        d1 = d1 * u[0] + s[a];
     }
     (f, [d0, d1])
 }
@@ -535,5 +598,55 @@ impl KernelSums for FarFieldSums {
 
     fn name(&self) -> &'static str {
         "farfield"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `F_p` and its gradient, read from the moments in their column order, equal the
+    /// truncated series summed sample by sample, `Σ_i w_i Σ_(k <= p) t_i^k / k!` with
+    /// `t_i = u · z_i` (and `Σ_i w_i z_i Σ_(k < p) t_i^k / k!`), at every degree.
+    #[test]
+    fn taylor_is_the_truncated_series() {
+        let zs: [[f64; 2]; 4] = [[0.3, -0.2], [-0.5, 0.1], [0.05, 0.4], [0.6, 0.6]];
+        let ws: [f64; 4] = [1.0, 0.5, 2.0, 0.25];
+        for d in [1, 2] {
+            let mut u = [0.7, -1.1];
+            u[1] *= (d - 1) as f64;
+            let m: Vec<f64> = multi_indices(d)
+                .iter()
+                .map(|a| {
+                    zs.iter()
+                        .zip(&ws)
+                        .map(|(z, w)| w * z[0].powi(a[0] as i32) * z[1].powi(a[1] as i32))
+                        .sum::<f64>()
+                        * INV_FACTORIAL[a[0]]
+                        * INV_FACTORIAL[a[1]]
+                })
+                .collect();
+            for p in 0..=DEGREE {
+                let (f, grad) = taylor(&m, &u, d, p);
+                let series = |t: f64, top: usize| -> f64 {
+                    (0..=top).map(|k| t.powi(k as i32) * INV_FACTORIAL[k]).sum()
+                };
+                let (mut want, mut want_grad) = (0.0, [0.0; MAX_DIM]);
+                for (z, w) in zs.iter().zip(&ws) {
+                    let t: f64 = (0..d).map(|k| u[k] * z[k]).sum();
+                    want += w * series(t, p);
+                    for k in 0..d {
+                        if p > 0 {
+                            want_grad[k] += w * z[k] * series(t, p - 1);
+                        }
+                    }
+                }
+                assert!((f - want).abs() <= 1e-14 * want.abs(), "d={d} p={p}: {f} vs {want}");
+                for k in 0..d {
+                    let err = (grad[k] - want_grad[k]).abs();
+                    assert!(err <= 1e-14 * want.abs(), "d={d} p={p} k={k}: {grad:?} vs {want_grad:?}");
+                }
+            }
+        }
     }
 }

@@ -306,22 +306,23 @@ impl<'a> LogSumAcc<'a> {
         }
     }
 
-    /// Adds a term `exp(t)` whose displacement sum is `exp(t) v` (a group of samples summed
-    /// as one: a far-field node).
+    /// Adds `exp(t) s` to the scalar sum and `exp(t) v` to the displacement sum (`s > 0`: a
+    /// group of samples summed as one, such as a far-field node or a leaf). The exponentials
+    /// are [`exp_one`]'s.
     #[inline]
-    pub(crate) fn add_sum(&mut self, t: f64, v: &[f64]) {
+    pub(crate) fn add_scaled(&mut self, t: f64, s: f64, v: &[f64]) {
         if t == f64::NEG_INFINITY {
             return;
         }
         if t <= self.max {
-            let e = (t - self.max).exp_p();
-            self.sum += e;
+            let e = exp_one(t - self.max);
+            self.sum += e * s;
             for (a, b) in self.vec.iter_mut().zip(v) {
                 *a += e * b;
             }
         } else if t > f64::NEG_INFINITY {
-            let scale = (self.max - t).exp_p();
-            self.sum = self.sum * scale + 1.0;
+            let scale = exp_one(self.max - t);
+            self.sum = self.sum * scale + s;
             for (a, b) in self.vec.iter_mut().zip(v) {
                 *a = *a * scale + b;
             }
@@ -330,8 +331,8 @@ impl<'a> LogSumAcc<'a> {
     }
 
     /// A lower bound of `log Σ exp(t)` of the terms so far, within `ln 2` of it (`-inf`
-    /// before the first), from the float exponent of the scaled sum (which is at least 1):
-    /// no logarithm taken.
+    /// before the first), from the float exponent of the scaled sum (a positive normal
+    /// number): no logarithm taken.
     pub(crate) fn log_total_lower(&self) -> f64 {
         if self.sum == 0.0 {
             return f64::NEG_INFINITY;
@@ -438,7 +439,7 @@ fn exp_portable(xs: &mut [f64], shift: f64) -> f64 {
 
 /// `exp(x)` for `x <= 0`, branch-free (see [`exp_shifted_sum`]).
 #[inline(always)]
-fn exp_one(x: f64) -> f64 {
+pub(crate) fn exp_one(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // ln 2 split as in fdlibm: the high part has 32 trailing zero bits, so k * LN2_HI is
     // exact for every k that occurs here.
