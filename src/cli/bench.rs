@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use ganflow::Points;
 use ganflow::datasets::{gaussian, rng};
-use ganflow::kde::farfield::{self, FarFieldSums};
 use ganflow::kde::grid::GridSums;
 use ganflow::kde::kdtree::samples_touched;
 use ganflow::kde::{Bandwidth, Estimator, ExactSums, evaluate_sums, kde};
@@ -218,12 +217,8 @@ fn work(
                 Vec::new()
             } else {
                 let subset = Points::new("queries", subset, queries.dim())?;
-                // The grid's fallback: the far-field tree in the plane, the k-d tree above.
-                if samples.dim() <= farfield::MAX_DIM {
-                    FarFieldSums::new(samples.clone(), tol)?.work(&subset, h)
-                } else {
-                    samples_touched(samples, &subset, h, tol)?
-                }
+                // The grid's fallback: the tree estimator.
+                samples_touched(samples, &subset, h, tol)?
             };
             (left.len() as f64 / queries.len() as f64, touched)
         }

@@ -68,7 +68,6 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::farfield::FarFieldSums;
 use super::{BlockedSums, KernelSums, kdtree};
 use crate::num::Portable;
 use crate::points::Points;
@@ -123,15 +122,12 @@ impl GridSums {
         }
     }
 
-    /// The fallback for the queries the grid cannot certify: the far-field tree over the
-    /// same samples (`d <= 2`), whose work per query does not grow with the samples near it;
-    /// the k-d tree above (exact sums if it cannot be built).
+    /// The fallback for the queries the grid cannot certify: the tree estimator over the
+    /// same samples, which in the plane is the far-field tree, whose work per query does not
+    /// grow with the samples near it (exact sums if no tree can be built).
     fn tree(&self) -> &dyn KernelSums {
         self.tree
             .get_or_init(|| {
-                if let Ok(far) = FarFieldSums::new(self.samples.clone(), self.tol) {
-                    return Box::new(far);
-                }
                 kdtree::build(self.samples.clone(), self.tol)
                     .unwrap_or_else(|_| Box::new(BlockedSums::new(self.samples.clone())))
             })

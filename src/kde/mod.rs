@@ -168,16 +168,18 @@ pub enum Estimator {
     /// products; measured 1.1x faster than the direct loop at d = 2, 2.4x at d = 16, 6x at
     /// d = 64), itself tested against the direct loop [`ExactSums`] to 1e-10.
     Exact,
-    /// k-d tree with a cut radius; relative error at most `tol` (bound in [`kdtree`]).
-    /// Dimensions above [`kdtree::MAX_DIM`] (12) fall back to [`Estimator::Exact`].
+    /// k-d tree; relative error at most `tol`: in the plane and on the line the far-field
+    /// tree (bound in [`farfield`]), in 3 to 12 dimensions a cut radius (bound in
+    /// [`kdtree`]). Dimensions above [`kdtree::MAX_DIM`] (12) fall back to
+    /// [`Estimator::Exact`].
     KdTree {
         /// Relative tolerance, in (0, 1).
         tol: f64,
     },
-    /// Binned sums on a regular grid with a per-query error bound, the k-d tree for the
-    /// queries the grid cannot certify; relative error at most `tol` (bound in [`grid`]).
-    /// Near-linear cost in `n` for `d <= 2` ([`grid::MAX_DIM`]); above that it is the k-d
-    /// tree.
+    /// Binned sums on a regular grid with a per-query error bound, the tree estimator for
+    /// the queries the grid cannot certify; relative error at most `tol` (bound in [`grid`]).
+    /// Near-linear cost in `n` for `d <= 2` ([`grid::MAX_DIM`]); above that it is the
+    /// cut-radius k-d tree.
     Grid {
         /// Relative tolerance, in (0, 1).
         tol: f64,
@@ -195,20 +197,30 @@ impl Default for Estimator {
     }
 }
 
-/// In 1-D, `auto` uses the grid from this many samples on (measured at N = M = 2000, tol
-/// 1e-6: grid 0.0018 s, exact 0.0071 s); below, exact.
+/// In 1-D, `auto` uses the grid from this many samples on; below, exact. Measured on the
+/// 2-core development machine (`ganflow bench`, N = M, queries from N(0, 1), tol 1e-6;
+/// exact / tree / grid in seconds): N = 1000: 0.0007 / 0.0007 / 0.0015; N = 3000:
+/// 0.0063 / 0.0021 / 0.0019; N = 10^5: 5.8 / 0.090 / 0.048.
 pub const AUTO_GRID_MIN_SAMPLES_1D: usize = 2_000;
 
 /// From this many samples on, `auto` uses the grid in 2-D. Measured on the 2-core
-/// development machine (`ganflow bench`, N = M, tol 1e-6, exact / grid in seconds):
-/// N = 10^4: 0.14 / 0.27; 3 * 10^4: 1.28 / 0.41. The grid's cost is mostly fixed (its cell
-/// count), the exact sums grow like N^2.
+/// development machine (`ganflow bench`, N = M, queries from N(0, I), tol 1e-6; exact /
+/// tree / grid in seconds), on samples from N(0.5, I) and on a ring of radius 2 and width
+/// 0.02, where most queries are in the tail:
 ///
-/// `auto` never picks the k-d tree: since the exact sums were vectorised (AVX-512 on that
-/// machine) they beat it at every size and dimension measured, tol 1e-6, tree / exact in
-/// seconds: N = 10^4, d = 1..5: 0.24 / 0.14, 0.25 / 0.14, 0.28 / 0.14, 0.36 / 0.14,
-/// 0.43 / 0.14; N = 10^5, d = 3: 23.9 / 14.7. The tree stays available by name, and as the
-/// grid's fallback for the queries the grid cannot certify.
+/// | N | Gaussian | ring |
+/// | --- | --- | --- |
+/// | 10^4 | 0.061 / 0.111 / 0.170 | 0.062 / 0.033 / 0.129 |
+/// | 3 * 10^4 | 0.537 / 0.448 / 0.254 | 0.550 / 0.132 / 0.254 |
+/// | 10^5 | 6.02 / 2.12 / 0.444 | 6.18 / 0.632 / 0.768 |
+///
+/// The tree (the far-field tree in the plane) is fastest on the ring and the grid on the
+/// Gaussian; the grid is never more than 2x the fastest from 3 * 10^4 on, and its cost on
+/// queries inside the cloud is near-linear in N where the tree's is not, so `auto` picks
+/// the grid there and the exact sums below. Above the plane the exact sums beat the
+/// cut-radius tree at every size and dimension measured (AVX-512), tol 1e-6, tree / exact
+/// in seconds: N = 10^4, d = 3..5: 0.28 / 0.14, 0.36 / 0.14, 0.43 / 0.14; N = 10^5, d = 3:
+/// 23.9 / 14.7.
 pub const AUTO_GRID_MIN_SAMPLES_2D: usize = 20_000;
 
 impl Estimator {
