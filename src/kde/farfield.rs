@@ -181,66 +181,75 @@ impl FarFieldSums {
         let shape = self.shape();
         let samples = &self.samples;
         let lw = |i: usize| log_weights.map_or(0.0, |w| w[i]);
-        // Per node: its largest log weight, its log total weight, and its moments.
+        // Per node: its largest log weight, its log total weight, and (when first asked
+        // for: most nodes never are) its moments.
         let indices = multi_indices(d);
         let inv_fact: Vec<f64> = indices
             .iter()
             .map(|a| 1.0 / (factorial(a[0]) * factorial(a[1])))
             .collect();
+        let moments_of = |n: &Node, top: f64| -> Vec<f64> {
+            let mut m = vec![0.0; indices.len()];
+            let mut powers = [[0.0; DEGREE + 1]; MAX_DIM];
+            for &i in &shape.order[n.start..n.end] {
+                let y = samples.row(i);
+                let mut z = [0.0; MAX_DIM];
+                for k in 0..d {
+                    z[k] = (y[k] - n.centre[k]) / h;
+                }
+                let z2: f64 = z.iter().map(|v| v * v).sum();
+                let w = (lw(i) - top - 0.5 * z2).exp_p();
+                for (k, zk) in z.iter().enumerate().take(d) {
+                    powers[k][0] = 1.0;
+                    for p in 1..=DEGREE {
+                        powers[k][p] = powers[k][p - 1] * zk;
+                    }
+                }
+                for (j, a) in indices.iter().enumerate() {
+                    let zpow = if d == 1 {
+                        powers[0][a[0]]
+                    } else {
+                        powers[0][a[0]] * powers[1][a[1]]
+                    };
+                    m[j] += w * zpow;
+                }
+            }
+            m.iter_mut().zip(&inv_fact).for_each(|(v, f)| *v *= f);
+            m
+        };
         let compute = || -> Vec<NodeData> {
             shape
                 .nodes
                 .par_iter()
                 .map(|n| {
                     let members = &shape.order[n.start..n.end];
-                    let top = members
-                        .iter()
-                        .map(|&i| lw(i))
-                        .fold(f64::NEG_INFINITY, f64::max);
-                    let total = if top == f64::NEG_INFINITY {
-                        top
-                    } else {
-                        top + members
-                            .iter()
-                            .map(|&i| (lw(i) - top).exp_p())
-                            .sum::<f64>()
-                            .ln_p()
+                    let (top, total) = match log_weights {
+                        // Unweighted: the sum of n ones, without n exponentials.
+                        None => (0.0, (members.len() as f64).ln_p()),
+                        Some(_) => {
+                            let top = members
+                                .iter()
+                                .map(|&i| lw(i))
+                                .fold(f64::NEG_INFINITY, f64::max);
+                            let total = if top == f64::NEG_INFINITY {
+                                top
+                            } else {
+                                top + members
+                                    .iter()
+                                    .map(|&i| (lw(i) - top).exp_p())
+                                    .sum::<f64>()
+                                    .ln_p()
+                            };
+                            (top, total)
+                        }
                     };
                     let radius = n.radius / h;
-                    let moments = (radius <= MOMENT_RADIUS && top > f64::NEG_INFINITY).then(|| {
-                        let mut m = vec![0.0; indices.len()];
-                        let mut powers = [[0.0; DEGREE + 1]; MAX_DIM];
-                        for &i in members {
-                            let y = samples.row(i);
-                            let mut z = [0.0; MAX_DIM];
-                            for k in 0..d {
-                                z[k] = (y[k] - n.centre[k]) / h;
-                            }
-                            let z2: f64 = z.iter().map(|v| v * v).sum();
-                            let w = (lw(i) - top - 0.5 * z2).exp_p();
-                            for (k, zk) in z.iter().enumerate().take(d) {
-                                powers[k][0] = 1.0;
-                                for p in 1..=DEGREE {
-                                    powers[k][p] = powers[k][p - 1] * zk;
-                                }
-                            }
-                            for (j, a) in indices.iter().enumerate() {
-                                let zpow = if d == 1 {
-                                    powers[0][a[0]]
-                                } else {
-                                    powers[0][a[0]] * powers[1][a[1]]
-                                };
-                                m[j] += w * zpow;
-                            }
-                        }
-                        m.iter_mut().zip(&inv_fact).for_each(|(v, f)| *v *= f);
-                        m
-                    });
                     NodeData {
                         log_w_max: top,
                         log_w_total: total,
                         radius,
-                        moments,
+                        expandable: radius <= MOMENT_RADIUS && top > f64::NEG_INFINITY,
+                        moments: OnceLock::new(),
                     }
                 })
                 .collect()
@@ -315,7 +324,7 @@ impl FarFieldSums {
                     {
                         continue;
                     }
-                    if let Some(m) = &nd.moments {
+                    if nd.expandable {
                         let mut u = [0.0; MAX_DIM];
                         for j in 0..d {
                             u[j] = (q[j] - n.centre[j]) / h;
@@ -352,6 +361,9 @@ impl FarFieldSums {
                             .flatten();
                         if let Some(p) = degree {
                             work += 1;
+                            // Computed once, by whichever query needs them first: the same
+                            // numbers whichever that is.
+                            let m = nd.moments.get_or_init(|| moments_of(n, nd.log_w_max));
                             let (f, grad) = taylor(m, &u, d, p);
                             if f > 0.0 {
                                 let log_scale = nd.log_w_max - 0.5 * un * un;
@@ -407,16 +419,20 @@ struct NodeData {
     log_w_total: f64,
     /// The node's radius in bandwidths.
     radius: f64,
-    /// Taylor moments (scaled by `exp(-log_w_max)`), for nodes within [`MOMENT_RADIUS`].
-    moments: Option<Vec<f64>>,
+    /// Whether the node may be expanded: within [`MOMENT_RADIUS`], and of positive weight.
+    expandable: bool,
+    /// Taylor moments (scaled by `exp(-log_w_max)`) of an expandable node, computed when
+    /// first needed.
+    moments: OnceLock<Vec<f64>>,
 }
 
 /// `F_p(u)` and its gradient from the moments (in the order of [`multi_indices`]),
 /// truncated at total degree `p <= DEGREE`.
 ///
 /// Column by column (`b`, the power of `u1`), `r_a += M_ab u1^b` and `s_a += M_ab b u1^(b-1)`:
-/// independent lanes, which the compiler vectorises, each summed in `b` order whatever the
-/// vector width. Then Horner in `u0` over `a`.
+/// independent lanes, open to vectorisation, each summed in `b` order whatever the vector
+/// width (no dependency chain runs along a column, unlike Horner's rule within it). Then
+/// Horner in `u0` over `a`.
 fn taylor(m: &[f64], u: &[f64; MAX_DIM], d: usize, p: usize) -> (f64, [f64; MAX_DIM]) {
     let mut r = [0.0; DEGREE + 1];
     let mut s = [0.0; DEGREE + 1];
