@@ -226,11 +226,11 @@ fn kdtree_falls_back_to_exact_beyond_max_dim() {
     let sums = Estimator::KdTree { tol: 1e-3 }.build(samples).unwrap();
     assert_eq!(sums.name(), "exact");
     let sums = Estimator::KdTree { tol: 1e-3 }
-        .build(normal(50, 3, 1))
+        .build(normal(50, 4, 1))
         .unwrap();
     assert_eq!(sums.name(), "kdtree");
-    // In the plane and on the line the tree carries Taylor moments.
-    for d in [1, 2] {
+    // Up to three dimensions the tree carries Taylor moments.
+    for d in [1, 2, 3] {
         let sums = Estimator::KdTree { tol: 1e-3 }
             .build(normal(50, d, 1))
             .unwrap();
@@ -451,15 +451,15 @@ fn fast_exp_matches_std() {
     }
 }
 
-/// The tree's work counter in 3 to 12 dimensions is the number of samples inside each
+/// The tree's work counter in 4 to 12 dimensions is the number of samples inside each
 /// query's cut radius, counted here directly: the nearest distance by brute force, the
-/// radius from `cut_radius2`. (In the plane it is the far-field tree's, tested with it.)
+/// radius from `cut_radius2`. (Up to 3-D it is the far-field tree's, tested with it.)
 #[test]
 fn samples_touched_counts_the_cut_radius() {
     use ganflow::kde::dist2;
     use ganflow::kde::kdtree::{cut_radius2, samples_touched};
-    let samples = common::normal(500, 3, 31);
-    let queries = common::normal(60, 3, 32);
+    let samples = common::normal(500, 4, 31);
+    let queries = common::normal(60, 4, 32);
     let (h, tol) = (0.3, 1e-6);
     let touched = samples_touched(&samples, &queries, h, tol).unwrap();
     let log_ratio = (samples.len() as f64).ln() - f64::ln(tol);

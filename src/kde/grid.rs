@@ -123,7 +123,7 @@ impl GridSums {
     }
 
     /// The fallback for the queries the grid cannot certify: the tree estimator over the
-    /// same samples, which in the plane is the far-field tree, whose work per query does not
+    /// same samples, which is the far-field tree up to 3-D, whose work per query does not
     /// grow with the samples near it (exact sums if no tree can be built).
     fn tree(&self) -> &dyn KernelSums {
         self.tree

@@ -30,23 +30,26 @@
 //!
 //! # Dimensions
 //!
-//! On the line and in the plane, [`build`] returns the far-field tree
-//! ([`FarFieldSums`](super::farfield::FarFieldSums)): a k-d tree whose nodes also carry
+//! Up to three dimensions, [`build`] returns the far-field tree
+//! ([`FarFieldSums`]): a k-d tree whose nodes also carry
 //! Taylor moments, so that a query's work stops growing with the samples inside its cut
 //! radius. The cut radius above holds a fixed share of a thin target (half a ring), and the
 //! far-field tree sums the same query from a bounded number of nodes. Measured with
 //! `ganflow bench`, N = M = 10^5, tol 1e-6, 2 cores, the cut-radius tree against the
-//! far-field tree, seconds: Gaussian in 2-D 16.4 / 2.12; ring 23.5 / 0.63; Gaussian in 1-D
-//! 20.7 / 0.09.
+//! far-field tree, seconds: Gaussian in 2-D 16.4 / 2.17; ring 23.5 / 0.65; Gaussian in 1-D
+//! 20.7 / 0.095; in 3-D, Gaussian 16.8 / 8.9, ring 31.6 / 19.1, point masses 41.4 / 0.052,
+//! heavy-tailed queries 12.6 / 6.5.
 //!
-//! Above the plane the tree is the cut-radius tree. kiddo is const-generic in the
-//! dimension; [`build`] dispatches once, over `3..=MAX_DIM`. Taylor moments do not carry
-//! over: a degree-`p` expansion in `d` dimensions has `C(p + d, d)` terms (1771 at degree 20
-//! in 3-D), and at degree 8 (165 terms) the bound admits only `ρ <= 0.71` at tol 1e-6, so a
-//! query 5 bandwidths out could expand nodes no wider than 0.14 bandwidths. Node-level
-//! kernel bounds in the style of Gray and Moore fare worse: a node is summed from its
-//! midpoint only when its kernel values differ by a factor `1 + ε`, a node of diameter about
-//! `ε h² / D` at distance `D`. Both are arithmetic, not measurements.
+//! From four dimensions the tree is the cut-radius tree. kiddo is const-generic in the
+//! dimension; [`build`] dispatches once, over `4..=MAX_DIM`. Taylor moments do not carry
+//! over: a degree-`p` expansion in `d` dimensions has `C(p + d, d)` terms (10626 at degree
+//! 20 in 4-D, 1820 at degree 12), and the degree that 3-D already needed to drop to (12)
+//! admits only `ρ <= 1.55` at tol 1e-6: in 3-D the work per tail query of a thin ring
+//! already grows from 2011 to 2923 from M = 10^4 to 10^5 (`tests/farfield.rs`). At degree 8
+//! (495 terms in 4-D) the bound admits `ρ <= 0.71`, so a query 5 bandwidths out could
+//! expand only nodes of radius up to 0.14 bandwidths. Node-level kernel bounds in the style of
+//! Gray and Moore fare worse: a node is summed from its midpoint only when its kernel values
+//! differ by a factor `1 + ε`, a node of diameter about `ε h² / D` at distance `D`.
 //!
 //! At a tight tolerance the radius `(*)` is several bandwidths, and in `d` dimensions a ball
 //! of several bandwidths holds a growing share of the samples, so the tree's edge over brute
@@ -56,9 +59,11 @@
 //! 10: 1.66 / 2.07; 12: 1.86 / 2.16; 16: 2.53 / 2.62: the gain is gone by d = 16, so the
 //! tree serves `d <= 12` ([`MAX_DIM`]). The exact estimator now runs the blocked sums
 //! ([`BlockedSums`](super::BlockedSums)). Vectorised, they beat the cut-radius tree at every
-//! size and dimension measured on the development machine, so `auto` does not pick the tree
-//! above the plane (see [`AUTO_GRID_MIN_SAMPLES_2D`](super::AUTO_GRID_MIN_SAMPLES_2D)); it
-//! may still win on CPUs without wide vector units.
+//! size and dimension measured on the development machine, and the far-field tree in 3-D on
+//! a Gaussian and a ring (N = M = 10^5: 6.6 and 7.1 s against 8.9 and 19.1 s), so `auto`
+//! does not pick the tree above the plane (see
+//! [`AUTO_GRID_MIN_SAMPLES_2D`](super::AUTO_GRID_MIN_SAMPLES_2D)); it may still win on CPUs
+//! without wide vector units, and against point masses.
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use rayon::prelude::*;
@@ -79,9 +84,9 @@ pub struct KdTreeSums<const K: usize> {
     tol: f64,
 }
 
-/// Builds the tree estimator for `samples`; `tol` in (0, 1): in the plane and on the line
-/// the far-field tree, whose nodes also carry Taylor moments, and the cut-radius tree in
-/// 3 to 12 dimensions (see the module's "Dimensions"). Fails for dimensions above
+/// Builds the tree estimator for `samples`; `tol` in (0, 1): up to three dimensions the
+/// far-field tree, whose nodes also carry Taylor moments, and the cut-radius tree in 4 to
+/// 12 dimensions (see the module's "Dimensions"). Fails for dimensions above
 /// [`MAX_DIM`] (use [`Estimator::build`](super::Estimator::build) for the fallback).
 pub fn build(samples: Points, tol: f64) -> Result<Box<dyn KernelSums>> {
     if samples.dim() <= farfield::MAX_DIM {
@@ -99,7 +104,7 @@ pub fn build(samples: Points, tol: f64) -> Result<Box<dyn KernelSums>> {
             }
         };
     }
-    dispatch!(3 4 5 6 7 8 9 10 11 12)
+    dispatch!(4 5 6 7 8 9 10 11 12)
 }
 
 impl<const K: usize> KdTreeSums<K> {
@@ -203,8 +208,8 @@ impl<const K: usize> KdTreeSums<K> {
 }
 
 /// The work per query of the tree estimator over `samples` with `tol` at bandwidth `h`
-/// (unweighted), for reports: in 3 to 12 dimensions the samples inside each query's cut
-/// radius; in the plane and on the line, the far-field tree's samples summed plus nodes
+/// (unweighted), for reports: in 4 to 12 dimensions the samples inside each query's cut
+/// radius; up to three dimensions, the far-field tree's samples summed plus nodes
 /// expanded. Dimensions above [`MAX_DIM`] touch every sample.
 pub fn samples_touched(samples: &Points, queries: &Points, h: f64, tol: f64) -> Result<Vec<usize>> {
     samples.check_same_dim("queries", queries)?;
@@ -219,7 +224,7 @@ pub fn samples_touched(samples: &Points, queries: &Points, h: f64, tol: f64) -> 
             }
         };
     }
-    dispatch!(3 4 5 6 7 8 9 10 11 12)
+    dispatch!(4 5 6 7 8 9 10 11 12)
 }
 
 impl<const K: usize> KernelSums for KdTreeSums<K> {

@@ -168,10 +168,9 @@ pub enum Estimator {
     /// products; measured 1.1x faster than the direct loop at d = 2, 2.4x at d = 16, 6x at
     /// d = 64), itself tested against the direct loop [`ExactSums`] to 1e-10.
     Exact,
-    /// k-d tree; relative error at most `tol`: in the plane and on the line the far-field
-    /// tree (bound in [`farfield`]), in 3 to 12 dimensions a cut radius (bound in
-    /// [`kdtree`]). Dimensions above [`kdtree::MAX_DIM`] (12) fall back to
-    /// [`Estimator::Exact`].
+    /// k-d tree; relative error at most `tol`: up to three dimensions the far-field tree
+    /// (bound in [`farfield`]), in 4 to 12 dimensions a cut radius (bound in [`kdtree`]).
+    /// Dimensions above [`kdtree::MAX_DIM`] (12) fall back to [`Estimator::Exact`].
     KdTree {
         /// Relative tolerance, in (0, 1).
         tol: f64,
@@ -199,8 +198,8 @@ impl Default for Estimator {
 
 /// In 1-D, `auto` uses the grid from this many samples on; below, exact. Measured on the
 /// 2-core development machine (`ganflow bench`, N = M, queries from N(0, 1), tol 1e-6;
-/// exact / tree / grid in seconds): N = 1000: 0.0007 / 0.0007 / 0.0015; N = 3000:
-/// 0.0063 / 0.0021 / 0.0019; N = 10^5: 5.8 / 0.090 / 0.048.
+/// exact / tree / grid in seconds): N = 1000: 0.0007 / 0.0007 / 0.0013; N = 3000:
+/// 0.0055 / 0.0022 / 0.0016; N = 10^5: 5.7 / 0.095 / 0.032.
 pub const AUTO_GRID_MIN_SAMPLES_1D: usize = 2_000;
 
 /// From this many samples on, `auto` uses the grid in 2-D. Measured on the 2-core
@@ -210,17 +209,20 @@ pub const AUTO_GRID_MIN_SAMPLES_1D: usize = 2_000;
 ///
 /// | N | Gaussian | ring |
 /// | --- | --- | --- |
-/// | 10^4 | 0.061 / 0.111 / 0.170 | 0.062 / 0.033 / 0.129 |
-/// | 3 * 10^4 | 0.537 / 0.448 / 0.254 | 0.550 / 0.132 / 0.254 |
-/// | 10^5 | 6.02 / 2.12 / 0.444 | 6.18 / 0.632 / 0.768 |
+/// | 10^4 | 0.060 / 0.119 / 0.165 | 0.063 / 0.034 / 0.123 |
+/// | 3 * 10^4 | 0.544 / 0.477 / 0.245 | 0.556 / 0.133 / 0.250 |
+/// | 10^5 | 6.14 / 2.17 / 0.355 | 6.19 / 0.650 / 0.772 |
 ///
-/// The tree (the far-field tree in the plane) is fastest on the ring and the grid on the
+/// The tree (the far-field tree up to 3-D) is fastest on the ring and the grid on the
 /// Gaussian; the grid is never more than 2x the fastest from 3 * 10^4 on, and its cost on
 /// queries inside the cloud is near-linear in N where the tree's is not, so `auto` picks
-/// the grid there and the exact sums below. Above the plane the exact sums beat the
-/// cut-radius tree at every size and dimension measured (AVX-512), tol 1e-6, tree / exact
-/// in seconds: N = 10^4, d = 3..5: 0.28 / 0.14, 0.36 / 0.14, 0.43 / 0.14; N = 10^5, d = 3:
-/// 23.9 / 14.7.
+/// the grid there and the exact sums below. Above the plane the exact sums beat the tree
+/// at every size and dimension measured (AVX-512), tol 1e-6: the cut-radius tree, tree /
+/// exact in seconds, at N = 10^4, d = 4, 5: 0.36 / 0.14, 0.43 / 0.14; the far-field tree
+/// in 3-D, N = M = 10^4, 3 * 10^4 and 10^5, on a Gaussian 0.19 / 0.069, 1.09 / 0.60,
+/// 8.86 / 6.62, and on a ring 0.31 / 0.070, 1.93 / 0.67, 19.1 / 7.13. Against point masses
+/// the tree wins (0.052 / 7.28 s at 10^5), and with heavy-tailed queries it is level
+/// (6.55 / 7.03 s), but `auto` cannot know the target's shape.
 pub const AUTO_GRID_MIN_SAMPLES_2D: usize = 20_000;
 
 impl Estimator {

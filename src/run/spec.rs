@@ -70,7 +70,8 @@ pub enum EstimatorName {
     Auto,
     /// brute force
     Exact,
-    /// k-d tree with relative tolerance --tol (exact above d = 12)
+    /// k-d tree with relative tolerance --tol; up to 3-D its nodes carry Taylor moments, so
+    /// that a query far from the data costs a bounded amount (exact above d = 12)
     Kdtree,
     /// binned sums on a grid with a per-query bound, relative tolerance --tol (d <= 2; the
     /// k-d tree above, and for the queries the grid cannot certify)
