@@ -5,8 +5,9 @@
 #   benches/performance.sh            # about 20 minutes on 2 cores
 #
 # 1. `ganflow bench`: density and score at N points from M = N samples in 2-D, N = 10^3..10^6,
-#    exact, kdtree and grid at tol 1e-4; each estimator stops once one size takes over 20 s.
-#    Writes bench.csv and bench.png (time against N, log-log, fitted slopes).
+#    exact, kdtree and grid at tol 1e-4, on two targets: N(0.5, I), and a thin ring (radius
+#    2, width 0.02) where most queries are in the tail; each estimator stops once one size
+#    takes over 20 s. Writes bench.csv and bench.png (time against N, log-log, fitted slopes).
 # 2. One whole plug-in velocity at N = M = 10^5 in 2-D from `ganflow velocity` (CSV reading
 #    and writing included) with the grid and with the tree.
 # 3. The peers, when python3 with numpy and scikit-learn is installed: scikit-learn's KD-tree
@@ -24,7 +25,8 @@ log="$out/performance.txt"
     echo
     echo "## ganflow bench"
     "$bin" bench --n 1000,3000,10000,30000,100000,300000,1000000 --dim 2 \
-        --estimators exact,kdtree,grid --tol 1e-4 --skip-after 20 --out "$out"
+        --geometry gaussian,ring --estimators exact,kdtree,grid --tol 1e-4 --skip-after 20 \
+        --out "$out"
     echo
     echo "## one plug-in velocity, N = M = 10^5, 2-D (the peers' point sets: N(0, I) and N(0.5, I))"
     tmp=$(mktemp -d)
