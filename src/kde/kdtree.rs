@@ -30,15 +30,14 @@
 //!
 //! # Dimensions
 //!
-//! Up to three dimensions, [`build`] returns the far-field tree
-//! ([`FarFieldSums`]): a k-d tree whose nodes also carry
-//! Taylor moments, so that a query's work stops growing with the samples inside its cut
-//! radius. The cut radius above holds a fixed share of a thin target (half a ring), and the
-//! far-field tree sums the same query from a bounded number of nodes. Measured with
-//! `ganflow bench`, N = M = 10^5, tol 1e-6, 2 cores, the cut-radius tree against the
-//! far-field tree, seconds: Gaussian in 2-D 16.4 / 2.17; ring 23.5 / 0.65; Gaussian in 1-D
-//! 20.7 / 0.095; in 3-D, Gaussian 16.8 / 8.9, ring 31.6 / 19.1, point masses 41.4 / 0.052,
-//! heavy-tailed queries 12.6 / 6.5.
+//! Up to three dimensions, [`build`] returns the far-field tree ([`FarFieldSums`]): a k-d
+//! tree whose nodes also carry Taylor moments, so that a query's work stops growing with the
+//! samples inside its cut radius. The cut radius above holds a fixed share of a thin target
+//! (half a ring), and the far-field tree sums the same query from a bounded number of nodes.
+//! Measured with `ganflow bench`, N = M = 10^5, tol 1e-6, 2 cores, the cut-radius tree
+//! against the far-field tree, seconds: Gaussian in 2-D 16.4 / 2.17; ring 23.5 / 0.65;
+//! Gaussian in 1-D 20.7 / 0.095; in 3-D, Gaussian 16.8 / 8.9, ring 31.6 / 19.1, point
+//! masses 41.4 / 0.052, heavy-tailed queries 12.6 / 6.5.
 //!
 //! From four dimensions the tree is the cut-radius tree. kiddo is const-generic in the
 //! dimension; [`build`] dispatches once, over `4..=MAX_DIM`. Taylor moments do not carry
@@ -47,9 +46,9 @@
 //! admits only `ρ <= 1.55` at tol 1e-6: in 3-D the work per tail query of a thin ring
 //! already grows from 2011 to 2923 from M = 10^4 to 10^5 (`tests/farfield.rs`). At degree 8
 //! (495 terms in 4-D) the bound admits `ρ <= 0.71`, so a query 5 bandwidths out could
-//! expand only nodes of radius up to 0.14 bandwidths. Node-level kernel bounds in the style of
-//! Gray and Moore fare worse: a node is summed from its midpoint only when its kernel values
-//! differ by a factor `1 + ε`, a node of diameter about `ε h² / D` at distance `D`.
+//! expand only nodes of radius up to 0.14 bandwidths. Node-level kernel bounds in the style
+//! of Gray and Moore fare worse: a node is summed from its midpoint only when its kernel
+//! values differ by a factor `1 + ε`, a node of diameter about `ε h² / D` at distance `D`.
 //!
 //! At a tight tolerance the radius `(*)` is several bandwidths, and in `d` dimensions a ball
 //! of several bandwidths holds a growing share of the samples, so the tree's edge over brute

@@ -178,7 +178,7 @@ pub enum Estimator {
     /// Binned sums on a regular grid with a per-query error bound, the tree estimator for
     /// the queries the grid cannot certify; relative error at most `tol` (bound in [`grid`]).
     /// Near-linear cost in `n` for `d <= 2` ([`grid::MAX_DIM`]); above that it is the
-    /// cut-radius k-d tree.
+    /// tree ([`Estimator::KdTree`]).
     Grid {
         /// Relative tolerance, in (0, 1).
         tol: f64,
