@@ -317,7 +317,7 @@ impl FarFieldSums {
             .zip(shift.par_chunks_mut(d))
             .zip(queries.as_slice().par_chunks(d))
             .with_min_len(16)
-            // One traversal stack per worker, reused from query to query.
+            // One traversal stack and one leaf buffer per worker, reused from query to query.
             .map_init(
                 || (Vec::new(), Vec::new()),
                 |(stack, leaf), ((ls, sh), q)| {
