@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::kde::{KernelSums, evaluate_sums, kde, log_add_exp, log_kernel_norm, sigmoid, softplus};
+use crate::kde::{
+    KernelSums, evaluate_sums, kde, kde_log_density, log_add_exp, log_kernel_norm, sigmoid,
+    softplus,
+};
 use crate::num::Portable;
 use crate::points::Points;
 
@@ -188,8 +191,8 @@ pub fn compute_field_at(
         let at_particles;
         let (g_k, q_k): (&[f64], &[f64]) = if at.is_some() {
             at_particles = (
-                kde(inputs.particles, particles, h)?.log_density,
-                kde(inputs.density, particles, inputs.h_q)?.log_density,
+                kde_log_density(inputs.particles, particles, h)?,
+                kde_log_density(inputs.density, particles, inputs.h_q)?,
             );
             (&at_particles.0, &at_particles.1)
         } else {
@@ -236,9 +239,9 @@ pub fn compute_field_at(
 /// The two densities at the data points.
 pub fn data_side(inputs: &FieldInputs<'_>) -> Result<DataSide> {
     let y = inputs.data.samples();
-    let log_q = || Ok(kde(inputs.density, y, inputs.h_q)?.log_density);
+    let log_q = || kde_log_density(inputs.density, y, inputs.h_q);
     Ok(DataSide {
-        log_g: kde(inputs.particles, y, inputs.h_g)?.log_density,
+        log_g: kde_log_density(inputs.particles, y, inputs.h_g)?,
         log_q: match inputs.q_at_data {
             Some(cache) => cache.get_or_compute(inputs.h_q, log_q)?,
             None => log_q()?,

@@ -173,13 +173,6 @@ fn exponent_row(
     lane_max(row)
 }
 
-/// What one tile pair `(I, J)` of the self-sums gives tile `I`'s rows: their kernel sums
-/// and their weighted sums of the centred coordinates (`T × d`).
-struct Part {
-    sum: Vec<f64>,
-    acc: Vec<f64>,
-}
-
 impl BlockedSums {
     /// The unweighted sums at the samples themselves (the particles' own density at the
     /// particles), taking each pair of points once: the kernel matrix is symmetric, so the
@@ -190,11 +183,21 @@ impl BlockedSums {
     /// shift: each term is at most 1, the sum at least 1, and a term that underflows is
     /// below 1e-308 of it.
     ///
-    /// Order: tile `I` adds its parts step by step, `s = 0, 1, ...`: at step `s` first the
-    /// pair `(I, I + s)` (rows), then `(I - s, I)` (columns). The pairs of one step run in
-    /// parallel into their own buffers; the adding is in that fixed order, so the result
-    /// does not depend on the number of threads.
-    fn self_sums(&self, h: f64, own: Range<usize>, log_sum: &mut [f64], shift: &mut [f64]) {
+    /// Order: tile `I` adds its parts step by step, the steps `s` in the order of
+    /// [`step_batches`]: at step `s` first the pair `(I, I + s)` (rows), then `(I - s, I)`
+    /// (columns). The pairs of one batch of steps run in parallel into their own slots of
+    /// one buffer; the adding is in that fixed order, so the result does not depend on the
+    /// number of threads.
+    ///
+    /// Without `shift` only the kernel sums are formed (the same bits), not the products
+    /// that weight the coordinates.
+    fn self_sums(
+        &self,
+        h: f64,
+        own: Range<usize>,
+        log_sum: &mut [f64],
+        mut shift: Option<&mut [f64]>,
+    ) {
         let d = self.samples.dim();
         let n = self.samples.len();
         let h2 = h * h;
@@ -204,66 +207,108 @@ impl BlockedSums {
         let first = own.start * SAMPLE_TILE;
         let rows_owned = (own.end * SAMPLE_TILE).min(n) - first;
         let mut sum = vec![0.0; rows_owned];
-        shift.iter_mut().for_each(|v| *v = 0.0);
-        for step in 0..tiles {
+        let scores = shift.is_some();
+        if let Some(shift) = shift.as_deref_mut() {
+            shift.iter_mut().for_each(|v| *v = 0.0);
+        }
+        let mut acc_tiles = tiles_of(shift.as_deref_mut(), SAMPLE_TILE * d, own.len());
+        // One part: a row tile's kernel sums, then (with the shifts) their weighted sums of
+        // the centred coordinates (`SAMPLE_TILE × d`). A pair has two slots, rows and
+        // columns.
+        let part_len = if scores {
+            SAMPLE_TILE * (d + 1)
+        } else {
+            SAMPLE_TILE
+        };
+        // One buffer for every step, allocated once: a fresh one per pair cost a page fault
+        // per 4 KiB, which was a tenth of the self sums' time at N = 2000 in 64-D.
+        let mut slots: Vec<f64> = Vec::new();
+        for batch in step_batches(tiles) {
             // The pairs (a, a + step) that give an owned tile a part: its rows when `a` is
             // owned, its columns when `a + step` is (off the diagonal).
-            let parts: Vec<(Option<Part>, Option<Part>)> = (0..tiles - step)
-                .into_par_iter()
-                // One tile of exponentials per worker, reused from pair to pair.
-                .map_init(Vec::new, |e, a| {
-                    let rows = own.contains(&a);
-                    let cols = step > 0 && own.contains(&(a + step));
-                    if rows || cols {
-                        self.pair(span(a), span(a + step), rows, cols, inv_2h2, e)
-                    } else {
-                        (None, None)
-                    }
-                })
+            let pairs: Vec<(usize, usize)> = batch
+                .iter()
+                .flat_map(|&step| (0..tiles - step).map(move |a| (step, a)))
+                .filter(|&(step, a)| own.contains(&a) || (step > 0 && own.contains(&(a + step))))
                 .collect();
-            // Rows first, then columns, tile by tile.
+            slots.resize(pairs.len() * 2 * part_len, 0.0);
+            slots
+                .par_chunks_mut(2 * part_len)
+                .zip(&pairs)
+                // One tile of exponentials per worker, reused from pair to pair.
+                .for_each_init(Vec::new, |e, (slot, &(step, a))| {
+                    let (rows, cols) = slot.split_at_mut(part_len);
+                    let rows = own.contains(&a).then_some(rows);
+                    let cols = (step > 0 && own.contains(&(a + step))).then_some(cols);
+                    self.pair(span(a), span(a + step), rows, cols, scores, inv_2h2, e);
+                });
+            // The slot of pair `(a, a + step)`, found among the batch's pairs (sorted).
+            let slot = |step: usize, a: usize, which: usize| {
+                let k = pairs
+                    .binary_search(&(step, a))
+                    .expect("the pair gives an owned tile a part");
+                let at = (2 * k + which) * part_len;
+                &slots[at..at + part_len]
+            };
+            // Step by step; in each, rows first, then columns, tile by tile.
             sum.par_chunks_mut(SAMPLE_TILE)
-                .zip(shift.par_chunks_mut(SAMPLE_TILE * d))
+                .zip(acc_tiles.par_iter_mut())
                 .enumerate()
                 .for_each(|(k, (sum, acc))| {
                     let t = own.start + k;
-                    let rows = parts.get(t).and_then(|(rows, _)| rows.as_ref());
-                    let cols = t
-                        .checked_sub(step)
-                        .filter(|_| step > 0)
-                        .and_then(|a| parts[a].1.as_ref());
-                    for part in rows.into_iter().chain(cols) {
-                        sum.iter_mut().zip(&part.sum).for_each(|(s, p)| *s += p);
-                        acc.iter_mut().zip(&part.acc).for_each(|(a, p)| *a += p);
+                    for &step in &batch {
+                        let rows = (t + step < tiles).then(|| slot(step, t, 0));
+                        let cols = t
+                            .checked_sub(step)
+                            .filter(|_| step > 0)
+                            .map(|a| slot(step, a, 1));
+                        for part in rows.into_iter().chain(cols) {
+                            let (part_sum, part_acc) = part.split_at(SAMPLE_TILE);
+                            sum.iter_mut().zip(part_sum).for_each(|(s, p)| *s += p);
+                            if let Some(acc) = acc {
+                                acc.iter_mut().zip(part_acc).for_each(|(a, p)| *a += p);
+                            }
+                        }
                     }
                 });
         }
         log_sum
             .par_iter_mut()
-            .zip(shift.par_chunks_mut(d))
             .zip(sum.par_iter())
-            .zip(self.centred[first * d..(first + rows_owned) * d].par_chunks(d))
-            .for_each(|(((ls, a), &s), q)| {
-                let k = 1.0 / (h2 * s);
-                for (v, qk) in a.iter_mut().zip(q) {
-                    *v = (*v - qk * s) * k;
-                }
-                *ls = s.ln_p();
-            });
+            .for_each(|(ls, &s)| *ls = s.ln_p());
+        if let Some(shift) = shift {
+            shift
+                .par_chunks_mut(d)
+                .zip(sum.par_iter())
+                .zip(self.centred[first * d..(first + rows_owned) * d].par_chunks(d))
+                .for_each(|((a, &s), q)| {
+                    let k = 1.0 / (h2 * s);
+                    for (v, qk) in a.iter_mut().zip(q) {
+                        *v = (*v - qk * s) * k;
+                    }
+                });
+        }
     }
 
-    /// The tile pair of rows `(i0, ni)` and columns `(j0, nj)`: the rows' part when `rows`,
-    /// the columns' part when `cols` (off the diagonal). Each part is the same bits whether
-    /// or not the other is asked for. `e` is scratch space for the tile's exponentials.
+    /// The tile pair of rows `(i0, ni)` and columns `(j0, nj)`: the rows' part into `rows`
+    /// when given, the columns' part into `cols` when given (off the diagonal), each laid out
+    /// as the `ni` (or `nj`) kernel sums from 0 and the weighted sums, row-major, from
+    /// `SAMPLE_TILE` (when `scores`). Each part is the same bits whether or not the other is
+    /// asked for. `e` is scratch space for the tile's exponentials.
+    #[allow(clippy::too_many_arguments)]
     fn pair(
         &self,
         (i0, ni): (usize, usize),
         (j0, nj): (usize, usize),
-        rows: bool,
-        cols: bool,
+        rows: Option<&mut [f64]>,
+        cols: Option<&mut [f64]>,
+        scores: bool,
         inv_2h2: f64,
         e: &mut Vec<f64>,
-    ) -> (Option<Part>, Option<Part>) {
+    ) {
+        if rows.is_none() && cols.is_none() {
+            return;
+        }
         let d = self.samples.dim();
         let q = &self.centred[i0 * d..(i0 + ni) * d];
         let x = &self.centred[j0 * d..(j0 + nj) * d];
@@ -272,34 +317,170 @@ impl BlockedSums {
         e.resize(ni * nj, 0.0);
         let e = &mut e[..ni * nj];
         dots(q, xt, d, nj, e);
-        let mut row_sums = vec![0.0; ni];
+        let mut row_sums = [0.0; SAMPLE_TILE];
         for (i, row) in e.chunks_exact_mut(nj).enumerate() {
             let qi = &q[i * d..(i + 1) * d];
             exponent_row(row, qi, self.norms[i0 + i], x, norms, None, inv_2h2);
             row_sums[i] = exp_shifted_sum(row, 0.0);
         }
-        let rows = rows.then(|| {
-            let mut part = Part {
-                sum: row_sums,
-                acc: vec![0.0; ni * d],
-            };
-            accumulate(e, x, xt, d, nj, &mut part.acc);
-            part
-        });
-        let cols = cols.then(|| {
-            // Down the columns, in row order, without forming the transpose.
-            let mut cols = Part {
-                sum: vec![0.0; nj],
-                acc: vec![0.0; nj * d],
-            };
-            for row in e.chunks_exact(nj) {
-                cols.sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        if let Some(rows) = rows {
+            let (sum, acc) = rows.split_at_mut(SAMPLE_TILE);
+            sum[..ni].copy_from_slice(&row_sums[..ni]);
+            if scores {
+                let acc = &mut acc[..ni * d];
+                acc.iter_mut().for_each(|v| *v = 0.0);
+                accumulate(e, x, xt, d, nj, acc);
             }
-            accumulate_t(e, q, d, nj, &mut cols.acc);
-            cols
-        });
-        (rows, cols)
+        }
+        if let Some(cols) = cols {
+            // Down the columns, in row order, without forming the transpose.
+            let (sum, acc) = cols.split_at_mut(SAMPLE_TILE);
+            let sum = &mut sum[..nj];
+            sum.iter_mut().for_each(|v| *v = 0.0);
+            for row in e.chunks_exact(nj) {
+                sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            }
+            if scores {
+                let acc = &mut acc[..nj * d];
+                acc.iter_mut().for_each(|v| *v = 0.0);
+                accumulate_t(e, q, d, nj, acc);
+            }
+        }
     }
+}
+
+impl BlockedSums {
+    /// The kernel sums at `queries`, and their shifts when `shift` is given (without, the
+    /// products that weight the coordinates are skipped; the sums are the same bits).
+    fn eval(
+        &self,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+        shift: Option<&mut [f64]>,
+    ) {
+        if log_weights.is_none() && queries.as_slice() == self.samples.as_slice() {
+            self.self_sums(
+                h,
+                0..self.samples.len().div_ceil(SAMPLE_TILE),
+                log_sum,
+                shift,
+            );
+            return;
+        }
+        let d = queries.dim();
+        let h2 = h * h;
+        let inv_2h2 = 0.5 / h2;
+        let m = self.samples.len();
+        let mut acc_tiles = tiles_of(shift, QUERY_TILE * d, queries.len().div_ceil(QUERY_TILE));
+        log_sum
+            .par_chunks_mut(QUERY_TILE)
+            .zip(acc_tiles.par_iter_mut())
+            .zip(queries.as_slice().par_chunks(QUERY_TILE * d))
+            .for_each(|((ls, acc), q_raw)| {
+                let nq = ls.len();
+                // Per-tile buffers: allocated once per tile of 64 queries, not per point.
+                let q: Vec<f64> = q_raw
+                    .chunks_exact(d)
+                    .flat_map(|r| {
+                        r.iter()
+                            .zip(&self.mean)
+                            .map(|(a, mu)| a - mu)
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                let q_norms: Vec<f64> = q
+                    .chunks_exact(d)
+                    .map(|r| r.iter().map(|v| v * v).sum())
+                    .collect();
+                let mut dots_buf = vec![0.0; nq * SAMPLE_TILE];
+                let mut max = vec![f64::NEG_INFINITY; nq];
+                let mut sum = vec![0.0; nq];
+                if let Some(acc) = acc.as_deref_mut() {
+                    acc.iter_mut().for_each(|v| *v = 0.0);
+                }
+                for s0 in (0..m).step_by(SAMPLE_TILE) {
+                    let ns = SAMPLE_TILE.min(m - s0);
+                    let x = &self.centred[s0 * d..(s0 + ns) * d];
+                    let xt = &self.centred_t[s0 * d..(s0 + ns) * d];
+                    // dots = Q Xᵀ, each entry summed in a fixed order.
+                    dots(&q, xt, d, ns, &mut dots_buf[..nq * ns]);
+                    let norms = &self.norms[s0..s0 + ns];
+                    let lw = log_weights.map(|lw| &lw[s0..s0 + ns]);
+                    for i in 0..nq {
+                        let row = &mut dots_buf[i * ns..(i + 1) * ns];
+                        let qn = q_norms[i];
+                        let qi = &q[i * d..(i + 1) * d];
+                        let tile_max = exponent_row(row, qi, qn, x, norms, lw, inv_2h2);
+                        if tile_max > max[i] {
+                            let rescale = (max[i] - tile_max).exp_p();
+                            sum[i] *= rescale;
+                            if let Some(acc) = acc.as_deref_mut() {
+                                acc[i * d..(i + 1) * d]
+                                    .iter_mut()
+                                    .for_each(|v| *v *= rescale);
+                            }
+                            max[i] = tile_max;
+                        }
+                        if max[i] == f64::NEG_INFINITY {
+                            row.iter_mut().for_each(|t| *t = 0.0);
+                            continue;
+                        }
+                        sum[i] += exp_shifted_sum(row, max[i]);
+                    }
+                    // acc += E X: the weighted sums of the (centred) sample coordinates.
+                    if let Some(acc) = acc.as_deref_mut() {
+                        accumulate(&dots_buf[..nq * ns], x, xt, d, ns, acc);
+                    }
+                }
+                for i in 0..nq {
+                    ls[i] = if sum[i] == 0.0 {
+                        f64::NEG_INFINITY
+                    } else {
+                        max[i] + sum[i].ln_p()
+                    };
+                    let Some(acc) = acc.as_deref_mut() else {
+                        continue;
+                    };
+                    let a = &mut acc[i * d..(i + 1) * d];
+                    if sum[i] == 0.0 {
+                        a.iter_mut().for_each(|v| *v = 0.0);
+                        continue;
+                    }
+                    let k = 1.0 / (h2 * sum[i]);
+                    for (v, qk) in a.iter_mut().zip(&q[i * d..(i + 1) * d]) {
+                        *v = (*v - qk * sum[i]) * k;
+                    }
+                }
+            });
+    }
+}
+
+/// `buffer` cut into `count` tiles of `len` (the last may be shorter), or `count` times
+/// `None` without a buffer: one entry per tile for a parallel loop.
+fn tiles_of(buffer: Option<&mut [f64]>, len: usize, count: usize) -> Vec<Option<&mut [f64]>> {
+    match buffer {
+        Some(b) => b.chunks_mut(len.max(1)).map(Some).collect(),
+        None => (0..count).map(|_| None).collect(),
+    }
+}
+
+/// The order in which the self sums take the steps `s` (the tile pairs `(a, a + s)`) of
+/// `tiles` tiles: `[0]`, then `[s, tiles - s]` for `s = 1, 2, ...`, with `[tiles / 2]`
+/// alone when `tiles` is even. Step `s` has `tiles - s` pairs, so every batch but that one
+/// has `tiles`: as many pairs at once as the largest step, and the same number in each,
+/// which two threads share evenly when it is even.
+fn step_batches(tiles: usize) -> Vec<Vec<usize>> {
+    let mut batches = vec![vec![0]];
+    for s in 1..tiles {
+        match s.cmp(&(tiles - s)) {
+            std::cmp::Ordering::Less => batches.push(vec![s, tiles - s]),
+            std::cmp::Ordering::Equal => batches.push(vec![s]),
+            std::cmp::Ordering::Greater => break,
+        }
+    }
+    batches
 }
 
 /// The largest entry, taken in eight interleaved lanes so that the loop vectorises (`-inf`
@@ -331,87 +512,17 @@ impl KernelSums for BlockedSums {
         log_sum: &mut [f64],
         shift: &mut [f64],
     ) {
-        if log_weights.is_none() && queries.as_slice() == self.samples.as_slice() {
-            self.self_sums(
-                h,
-                0..self.samples.len().div_ceil(SAMPLE_TILE),
-                log_sum,
-                shift,
-            );
-            return;
-        }
-        let d = queries.dim();
-        let h2 = h * h;
-        let inv_2h2 = 0.5 / h2;
-        let m = self.samples.len();
-        log_sum
-            .par_chunks_mut(QUERY_TILE)
-            .zip(shift.par_chunks_mut(QUERY_TILE * d))
-            .zip(queries.as_slice().par_chunks(QUERY_TILE * d))
-            .for_each(|((ls, acc), q_raw)| {
-                let nq = ls.len();
-                // Per-tile buffers: allocated once per tile of 64 queries, not per point.
-                let q: Vec<f64> = q_raw
-                    .chunks_exact(d)
-                    .flat_map(|r| {
-                        r.iter()
-                            .zip(&self.mean)
-                            .map(|(a, mu)| a - mu)
-                            .collect::<Vec<_>>()
-                    })
-                    .collect();
-                let q_norms: Vec<f64> = q
-                    .chunks_exact(d)
-                    .map(|r| r.iter().map(|v| v * v).sum())
-                    .collect();
-                let mut dots_buf = vec![0.0; nq * SAMPLE_TILE];
-                let mut max = vec![f64::NEG_INFINITY; nq];
-                let mut sum = vec![0.0; nq];
-                acc.iter_mut().for_each(|v| *v = 0.0);
-                for s0 in (0..m).step_by(SAMPLE_TILE) {
-                    let ns = SAMPLE_TILE.min(m - s0);
-                    let x = &self.centred[s0 * d..(s0 + ns) * d];
-                    let xt = &self.centred_t[s0 * d..(s0 + ns) * d];
-                    // dots = Q Xᵀ, each entry summed in a fixed order.
-                    dots(&q, xt, d, ns, &mut dots_buf[..nq * ns]);
-                    let norms = &self.norms[s0..s0 + ns];
-                    let lw = log_weights.map(|lw| &lw[s0..s0 + ns]);
-                    for i in 0..nq {
-                        let row = &mut dots_buf[i * ns..(i + 1) * ns];
-                        let qn = q_norms[i];
-                        let qi = &q[i * d..(i + 1) * d];
-                        let tile_max = exponent_row(row, qi, qn, x, norms, lw, inv_2h2);
-                        if tile_max > max[i] {
-                            let rescale = (max[i] - tile_max).exp_p();
-                            sum[i] *= rescale;
-                            acc[i * d..(i + 1) * d]
-                                .iter_mut()
-                                .for_each(|v| *v *= rescale);
-                            max[i] = tile_max;
-                        }
-                        if max[i] == f64::NEG_INFINITY {
-                            row.iter_mut().for_each(|t| *t = 0.0);
-                            continue;
-                        }
-                        sum[i] += exp_shifted_sum(row, max[i]);
-                    }
-                    // acc += E X: the weighted sums of the (centred) sample coordinates.
-                    accumulate(&dots_buf[..nq * ns], x, xt, d, ns, acc);
-                }
-                for i in 0..nq {
-                    let a = &mut acc[i * d..(i + 1) * d];
-                    if sum[i] == 0.0 {
-                        ls[i] = f64::NEG_INFINITY;
-                        a.iter_mut().for_each(|v| *v = 0.0);
-                        continue;
-                    }
-                    let k = 1.0 / (h2 * sum[i]);
-                    for (v, qk) in a.iter_mut().zip(&q[i * d..(i + 1) * d]) {
-                        *v = (*v - qk * sum[i]) * k;
-                    }
-                    ls[i] = max[i] + sum[i].ln_p();
-                }
-            });
+        self.eval(queries, h, log_weights, log_sum, Some(shift));
+    }
+
+    fn eval_log_unchecked(
+        &self,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+    ) {
+        self.eval(queries, h, log_weights, log_sum, None);
     }
 
     fn eval_self_rows(&self, h: f64, rows: Range<usize>, log_sum: &mut [f64], shift: &mut [f64]) {
@@ -422,7 +533,7 @@ impl KernelSums for BlockedSums {
         debug_assert!(rows.start.is_multiple_of(SAMPLE_TILE));
         debug_assert!(rows.end.is_multiple_of(SAMPLE_TILE) || rows.end == n);
         let own = rows.start / SAMPLE_TILE..rows.end.div_ceil(SAMPLE_TILE);
-        self.self_sums(h, own, log_sum, shift);
+        self.self_sums(h, own, log_sum, Some(shift));
     }
 
     fn self_rows_unit(&self) -> usize {

@@ -62,6 +62,22 @@ impl KernelSums for DistributedSums {
         }
     }
 
+    /// On ranks, the whole sums (shifts dropped); alone, the inner estimator's own.
+    fn eval_log_unchecked(
+        &self,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+    ) {
+        if current().is_some() {
+            super::log_sums_dropping_shifts(self, queries, h, log_weights, log_sum);
+        } else {
+            self.inner
+                .eval_log_unchecked(queries, h, log_weights, log_sum);
+        }
+    }
+
     fn name(&self) -> &'static str {
         self.inner.name()
     }

@@ -61,6 +61,19 @@ pub trait KernelSums: Send + Sync {
         shift: &mut [f64],
     );
 
+    /// [`Self::eval_unchecked`]'s `log S(q_i)` alone, the same bits, for callers that need
+    /// no shifts (densities at the data, for the diagnostics). By default it computes the
+    /// shifts and drops them; the blocked sums skip the products that form them.
+    fn eval_log_unchecked(
+        &self,
+        queries: &Points,
+        h: f64,
+        log_weights: Option<&[f64]>,
+        log_sum: &mut [f64],
+    ) {
+        log_sums_dropping_shifts(self, queries, h, log_weights, log_sum);
+    }
+
     /// Rows `rows` of the unweighted sums at the samples themselves (the particles' own
     /// density at the particles): the same bits as those rows of [`Self::eval_unchecked`]
     /// with the samples as queries. `rows` starts at a multiple of
@@ -104,6 +117,19 @@ pub trait KernelSums: Send + Sync {
     fn name(&self) -> &'static str;
 }
 
+/// [`KernelSums::eval_log_unchecked`] by the whole [`KernelSums::eval_unchecked`], the
+/// shifts computed and dropped.
+fn log_sums_dropping_shifts<S: KernelSums + ?Sized>(
+    sums: &S,
+    queries: &Points,
+    h: f64,
+    log_weights: Option<&[f64]>,
+    log_sum: &mut [f64],
+) {
+    let mut shift = vec![0.0; queries.len() * queries.dim()];
+    sums.eval_unchecked(queries, h, log_weights, log_sum, &mut shift);
+}
+
 /// Kernel sums at `queries`, with shapes and parameters checked. Returns `(log_sum, shift)`.
 pub fn evaluate_sums(
     sums: &dyn KernelSums,
@@ -111,6 +137,20 @@ pub fn evaluate_sums(
     h: f64,
     log_weights: Option<&[f64]>,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
+    check_inputs(sums, queries, h, log_weights)?;
+    let mut log_sum = vec![0.0; queries.len()];
+    let mut shift = vec![0.0; queries.len() * queries.dim()];
+    sums.eval_unchecked(queries, h, log_weights, &mut log_sum, &mut shift);
+    Ok((log_sum, shift))
+}
+
+/// The shapes and parameters of a kernel sum, checked.
+fn check_inputs(
+    sums: &dyn KernelSums,
+    queries: &Points,
+    h: f64,
+    log_weights: Option<&[f64]>,
+) -> Result<()> {
     check_positive("bandwidth", h)?;
     sums.samples().check_same_dim("queries", queries)?;
     if let Some(w) = log_weights {
@@ -129,10 +169,7 @@ pub fn evaluate_sums(
             });
         }
     }
-    let mut log_sum = vec![0.0; queries.len()];
-    let mut shift = vec![0.0; queries.len() * queries.dim()];
-    sums.eval_unchecked(queries, h, log_weights, &mut log_sum, &mut shift);
-    Ok((log_sum, shift))
+    Ok(())
 }
 
 /// A density estimate at query points: log-density and score per point.
@@ -154,6 +191,17 @@ pub fn kde(sums: &dyn KernelSums, queries: &Points, h: f64) -> Result<Density> {
         log_density: log_sum,
         score,
     })
+}
+
+/// The log-density of [`kde`] alone, the same bits, without the score's work where the
+/// estimator can skip it ([`KernelSums::eval_log_unchecked`]).
+pub fn kde_log_density(sums: &dyn KernelSums, queries: &Points, h: f64) -> Result<Vec<f64>> {
+    check_inputs(sums, queries, h, None)?;
+    let mut log_sum = vec![0.0; queries.len()];
+    sums.eval_log_unchecked(queries, h, None, &mut log_sum);
+    let offset = log_kernel_norm(queries.dim(), h) - (sums.samples().len() as f64).ln_p();
+    log_sum.iter_mut().for_each(|v| *v += offset);
+    Ok(log_sum)
 }
 
 /// `ln (2π h²)^(-d/2)`, the log of the Gaussian kernel's normalising constant.
