@@ -5,12 +5,12 @@
 //! times: for the baseline x86-64 (or any other architecture), for AVX2 and for AVX-512. Its
 //! arithmetic is written so that the vector width cannot change a single bit: every output
 //! entry is one lane, summed in index order, and reductions across lanes run in a fixed
-//! tree. The two matrix products (`dots`, `accumulate`) sum with fused multiply-adds,
-//! which round once on every level: the AVX2 and AVX-512 instructions, and
-//! [`f64::mul_add`] on the baseline (the C library's `fma`, correctly rounded in software
-//! where the CPU has no FMA, slowly). Everything else multiplies and adds separately (Rust
-//! never fuses them on its own). So a run gives the same bits on a laptop without AVX-512 as
-//! on a server with it. The environment variable `GANFLOW_SIMD` (`scalar`, `avx2` or
+//! tree. The two matrix products (`dots`, `accumulate`) and the exponential's polynomial
+//! ([`super::exp_shifted_sum`]) use fused multiply-adds, which round once on every level:
+//! the AVX2 and AVX-512 instructions, and [`f64::mul_add`] on the baseline (the C library's
+//! `fma`, correctly rounded in software where the CPU has no FMA, slowly). Everything else
+//! multiplies and adds separately (Rust never fuses them on its own). So a run gives the
+//! same bits on a laptop without AVX-512 as on a server with it. The environment variable `GANFLOW_SIMD` (`scalar`, `avx2` or
 //! `avx512`) caps the level, so that each path can be forced and compared; a level the CPU
 //! lacks is never used.
 //!
