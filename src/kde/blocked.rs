@@ -61,10 +61,7 @@ impl BlockedSums {
     /// Takes the samples.
     pub fn new(samples: Points) -> Self {
         let mean = samples.mean();
-        let centred: Vec<f64> = samples
-            .rows()
-            .flat_map(|r| r.iter().zip(&mean).map(|(a, m)| a - m).collect::<Vec<_>>())
-            .collect();
+        let centred = centre(samples.as_slice(), &mean);
         let norms = centred
             .chunks_exact(samples.dim())
             .map(|r| r.iter().map(|v| v * v).sum())
@@ -381,15 +378,7 @@ impl BlockedSums {
             .for_each(|((ls, acc), q_raw)| {
                 let nq = ls.len();
                 // Per-tile buffers: allocated once per tile of 64 queries, not per point.
-                let q: Vec<f64> = q_raw
-                    .chunks_exact(d)
-                    .flat_map(|r| {
-                        r.iter()
-                            .zip(&self.mean)
-                            .map(|(a, mu)| a - mu)
-                            .collect::<Vec<_>>()
-                    })
-                    .collect();
+                let q = centre(q_raw, &self.mean);
                 let q_norms: Vec<f64> = q
                     .chunks_exact(d)
                     .map(|r| r.iter().map(|v| v * v).sum())
@@ -464,6 +453,15 @@ fn tiles_of(buffer: Option<&mut [f64]>, len: usize, count: usize) -> Vec<Option<
         Some(b) => b.chunks_mut(len.max(1)).map(Some).collect(),
         None => (0..count).map(|_| None).collect(),
     }
+}
+
+/// Row-major points minus `mean` (one entry per coordinate), row by row.
+fn centre(points: &[f64], mean: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(points.len());
+    for row in points.chunks_exact(mean.len()) {
+        out.extend(row.iter().zip(mean).map(|(a, m)| a - m));
+    }
+    out
 }
 
 /// The order in which the self sums take the steps `s` (the tile pairs `(a, a + s)`) of
