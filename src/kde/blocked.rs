@@ -35,8 +35,10 @@ use super::{KernelSums, dist2, exp_shifted_sum};
 use crate::num::Portable;
 use crate::points::Points;
 
-/// Queries per tile.
-const QUERY_TILE: usize = 64;
+/// Queries per tile: a multiple of both register tiles' heights (6 rows with AVX2, 8 with
+/// AVX-512), so that no tile runs part empty. A query's sums do not depend on it. At
+/// N = M = 2000 in 64-D the data's sums took 11.9 ms with 64 (AVX2), 11.2 ms with 72.
+const QUERY_TILE: usize = 72;
 /// Samples per tile.
 const SAMPLE_TILE: usize = 256;
 /// Below this share of `|q|² + |x|²`, a squared distance from the identity is recomputed.
