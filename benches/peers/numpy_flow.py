@@ -11,6 +11,10 @@ whole script; time the script from the shell as well, the way a user runs it:
     ganflow run --data d.csv --init p.csv --no-standardize --bandwidth 3 --dt 0.5 \
         --steps 20 --out run
 
+To see what numpy does on a CPU without AVX-512 (its exponential has an AVX-512 kernel),
+set NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL" for the peer, and GANFLOW_SIMD=avx2 for
+ganflow.
+
 Not part of the tests. Needs numpy (which brings its own OpenBLAS, multithreaded).
 """
 

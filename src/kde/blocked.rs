@@ -15,16 +15,17 @@
 //! Speed: per pair, the exponent and the tile's maximum are formed in one branch-free pass,
 //! then the exponential and its sum in another (both in eight interleaved lanes, compiled
 //! for AVX-512 or AVX2 when present); the rare cancelled pair is fixed after. Measured on
-//! the 2-core development machine (`ganflow bench`, N = M, density and score): 8.9 ms at
-//! N = 2000 in 64-D, 0.081 s at 10^4 in 16-D and 0.060 s at 10^4 in 2-D with AVX-512;
-//! 14.2 ms, 0.132 s and 0.114 s with AVX2 forced. An earlier measurement with
+//! the 2-core development machine (`ganflow bench`, N = M, density and score): 7.8 ms at
+//! N = 2000 in 64-D, 0.071 s at 10^4 in 16-D and 0.051 s at 10^4 in 2-D with AVX-512;
+//! 13.0 ms, 0.119 s and 0.097 s with AVX2 forced. An earlier measurement with
 //! matrixmultiply's dgemm (FMA kernels, chosen by CPU) gave 10.1 ms, 0.109 s and 0.109 s
-//! with AVX-512: the fixed-order tiles are now the faster.
+//! with AVX-512: the fixed-order tiles are the faster.
 //!
 //! At the samples themselves (the particles' own density at the particles, every step of a
-//! flow), each pair of points is taken once ([`BlockedSums::self_sums`]): 20 plug-in steps
-//! at N = M = 2000 in 64-D take 0.68 s against 0.72 s (AVX2, 2 threads; 1.26 s against
-//! 1.34 s on one thread), and 4 steps at N = M = 8000 in 32-D 1.60 s against 1.78 s.
+//! flow), each pair of points is taken once ([`BlockedSums::self_sums`]): at N = M = 2000 in
+//! 64-D it takes 9.0 ms against 11.2 ms for the data's sums at the particles (AVX2, 2
+//! threads), which do twice the pairs. Densities alone ([`KernelSums::eval_log_unchecked`],
+//! the diagnostics' densities at the data) skip the products that weight the coordinates.
 
 use std::ops::Range;
 
