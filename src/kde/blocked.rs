@@ -380,7 +380,7 @@ impl BlockedSums {
             .zip(queries.as_slice().par_chunks(QUERY_TILE * d))
             .for_each(|((ls, acc), q_raw)| {
                 let nq = ls.len();
-                // Per-tile buffers: allocated once per tile of 64 queries, not per point.
+                // Per-tile buffers: allocated once per tile of queries, not per point.
                 let q = centre(q_raw, &self.mean);
                 let q_norms: Vec<f64> = q
                     .chunks_exact(d)
