@@ -23,9 +23,10 @@
 //!
 //! At the samples themselves (the particles' own density at the particles, every step of a
 //! flow), each pair of points is taken once ([`BlockedSums::self_sums`]): at N = M = 2000 in
-//! 64-D it takes 9.0 ms against 11.2 ms for the data's sums at the particles (AVX2, 2
-//! threads), which do twice the pairs. Densities alone ([`KernelSums::eval_log_unchecked`],
-//! the diagnostics' densities at the data) skip the products that weight the coordinates.
+//! 64-D it takes 9.0-9.4 ms against 11.2-11.4 ms for the data's sums at the particles
+//! (AVX2, 2 threads), which do twice the pairs. Densities alone
+//! ([`KernelSums::eval_log_unchecked`], the diagnostics' densities at the data) skip the
+//! products that weight the coordinates.
 
 use std::ops::Range;
 
