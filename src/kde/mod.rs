@@ -185,8 +185,7 @@ pub struct Density {
 /// every query (docs/theory.md section 2).
 pub fn kde(sums: &dyn KernelSums, queries: &Points, h: f64) -> Result<Density> {
     let (mut log_sum, score) = evaluate_sums(sums, queries, h, None)?;
-    let offset = log_kernel_norm(queries.dim(), h) - (sums.samples().len() as f64).ln_p();
-    log_sum.iter_mut().for_each(|v| *v += offset);
+    normalise(sums, queries.dim(), h, &mut log_sum);
     Ok(Density {
         log_density: log_sum,
         score,
@@ -199,9 +198,15 @@ pub fn kde_log_density(sums: &dyn KernelSums, queries: &Points, h: f64) -> Resul
     check_inputs(sums, queries, h, None)?;
     let mut log_sum = vec![0.0; queries.len()];
     sums.eval_log_unchecked(queries, h, None, &mut log_sum);
-    let offset = log_kernel_norm(queries.dim(), h) - (sums.samples().len() as f64).ln_p();
-    log_sum.iter_mut().for_each(|v| *v += offset);
+    normalise(sums, queries.dim(), h, &mut log_sum);
     Ok(log_sum)
+}
+
+/// Unweighted log kernel sums turned into the KDE's log-density: the kernel's normalising
+/// constant, over the number of samples.
+fn normalise(sums: &dyn KernelSums, dim: usize, h: f64, log_sum: &mut [f64]) {
+    let offset = log_kernel_norm(dim, h) - (sums.samples().len() as f64).ln_p();
+    log_sum.iter_mut().for_each(|v| *v += offset);
 }
 
 /// `ln (2π h²)^(-d/2)`, the log of the Gaussian kernel's normalising constant.

@@ -10,9 +10,9 @@
 //! the AVX2 and AVX-512 instructions, and [`f64::mul_add`] on the baseline (the C library's
 //! `fma`, correctly rounded in software where the CPU has no FMA, slowly). Everything else
 //! multiplies and adds separately (Rust never fuses them on its own). So a run gives the
-//! same bits on a laptop without AVX-512 as on a server with it. The environment variable `GANFLOW_SIMD` (`scalar`, `avx2` or
-//! `avx512`) caps the level, so that each path can be forced and compared; a level the CPU
-//! lacks is never used.
+//! same bits on a laptop without AVX-512 as on a server with it. The environment variable
+//! `GANFLOW_SIMD` (`scalar`, `avx2` or `avx512`) caps the level, so that each path can be
+//! forced and compared; a level the CPU lacks is never used.
 //!
 //! **Speed.** The products run in register tiles written with the vector types of each
 //! level (fused multiply-adds need them: the compiler does not vectorise `mul_add` on its
