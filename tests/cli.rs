@@ -726,7 +726,7 @@ fn a_stalled_flow_is_named() {
 
 /// A run whose estimated peak memory exceeds what is free stops before any work with the
 /// documented message and exit status 3, and makes no folder; its points (10^8 particles in
-/// 64-D, 477 GiB by the model) are never drawn. With a data file, the check comes once the
+/// 64-D, 632 GiB by the model) are never drawn. With a data file, the check comes once the
 /// file is read and before the particles are drawn.
 #[test]
 fn oversized_runs_are_refused_before_any_work() {
@@ -751,13 +751,13 @@ fn oversized_runs_are_refused_before_any_work() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.starts_with(
-            "error: the run needs about 476.8 GiB of memory at its peak, more than the "
+            "error: the run needs about 631.8 GiB of memory at its peak, more than the "
         ) && err.contains("(N = 100000000, M = 2000, d = 64); nothing was started")
             && err.contains("--no-memory-check"),
         "{err}"
     );
     assert!(!dir.path().join("big").exists());
-    // 4 * 10^9 particles in 1-D: 298 GiB by the model; drawing them would take minutes.
+    // 4 * 10^9 particles in 1-D: 343 GiB by the model; drawing them would take minutes.
     std::fs::write(dir.path().join("one.csv"), "x0\n0.5\n").unwrap();
     let o = ganflow(
         dir.path(),

@@ -32,7 +32,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::simd::{accumulate, accumulate_t, dots};
+use super::simd::{Panels, accumulate, accumulate_t, dots};
 use super::{KernelSums, dist2, exp_shifted_sum};
 use crate::num::Portable;
 use crate::points::Points;
@@ -53,9 +53,9 @@ pub struct BlockedSums {
     samples: Points,
     /// The samples minus their mean, row-major.
     centred: Vec<f64>,
-    /// The same, transposed tile by tile: for each tile of `SAMPLE_TILE` samples, a
-    /// `d × ns` row-major block.
-    centred_t: Vec<f64>,
+    /// The same, laid out for the products, tile by tile: one per tile of `SAMPLE_TILE`
+    /// samples.
+    panels: Vec<Panels>,
     /// `|x_k - mean|²`.
     norms: Vec<f64>,
     mean: Vec<f64>,
@@ -71,17 +71,14 @@ impl BlockedSums {
             .map(|r| r.iter().map(|v| v * v).sum())
             .collect();
         let d = samples.dim();
-        let mut centred_t = Vec::with_capacity(centred.len());
-        for tile in centred.chunks(SAMPLE_TILE * d) {
-            let ns = tile.len() / d;
-            for k in 0..d {
-                centred_t.extend((0..ns).map(|j| tile[j * d + k]));
-            }
-        }
+        let panels = centred
+            .par_chunks(SAMPLE_TILE * d)
+            .map(|tile| Panels::new(tile, d))
+            .collect();
         Self {
             samples,
             centred,
-            centred_t,
+            panels,
             norms,
             mean,
         }
@@ -313,11 +310,11 @@ impl BlockedSums {
         let d = self.samples.dim();
         let q = &self.centred[i0 * d..(i0 + ni) * d];
         let x = &self.centred[j0 * d..(j0 + nj) * d];
-        let xt = &self.centred_t[j0 * d..(j0 + nj) * d];
+        let x_panels = &self.panels[j0 / SAMPLE_TILE];
         let norms = &self.norms[j0..j0 + nj];
         e.resize(ni * nj, 0.0);
         let e = &mut e[..ni * nj];
-        dots(q, xt, d, nj, e);
+        dots(q, x_panels, e);
         let mut row_sums = [0.0; SAMPLE_TILE];
         for (i, row) in e.chunks_exact_mut(nj).enumerate() {
             let qi = &q[i * d..(i + 1) * d];
@@ -330,7 +327,7 @@ impl BlockedSums {
             if scores {
                 let acc = &mut acc[..ni * d];
                 acc.iter_mut().for_each(|v| *v = 0.0);
-                accumulate(e, x, xt, d, nj, acc);
+                accumulate(e, x_panels, acc);
             }
         }
         if let Some(cols) = cols {
@@ -344,7 +341,7 @@ impl BlockedSums {
             if scores {
                 let acc = &mut acc[..nj * d];
                 acc.iter_mut().for_each(|v| *v = 0.0);
-                accumulate_t(e, q, d, nj, acc);
+                accumulate_t(e, &self.panels[i0 / SAMPLE_TILE], nj, acc);
             }
         }
     }
@@ -396,9 +393,9 @@ impl BlockedSums {
                 for s0 in (0..m).step_by(SAMPLE_TILE) {
                     let ns = SAMPLE_TILE.min(m - s0);
                     let x = &self.centred[s0 * d..(s0 + ns) * d];
-                    let xt = &self.centred_t[s0 * d..(s0 + ns) * d];
+                    let panels = &self.panels[s0 / SAMPLE_TILE];
                     // dots = Q Xᵀ, each entry summed in a fixed order.
-                    dots(&q, xt, d, ns, &mut dots_buf[..nq * ns]);
+                    dots(&q, panels, &mut dots_buf[..nq * ns]);
                     let norms = &self.norms[s0..s0 + ns];
                     let lw = log_weights.map(|lw| &lw[s0..s0 + ns]);
                     for i in 0..nq {
@@ -424,7 +421,7 @@ impl BlockedSums {
                     }
                     // acc += E X: the weighted sums of the (centred) sample coordinates.
                     if let Some(acc) = acc.as_deref_mut() {
-                        accumulate(&dots_buf[..nq * ns], x, xt, d, ns, acc);
+                        accumulate(&dots_buf[..nq * ns], panels, acc);
                     }
                 }
                 for i in 0..nq {

@@ -245,19 +245,93 @@ use x86::{Ymm, Zmm};
 
 // The register tiles, rows × vectors, measured on the development machine (one core, a
 // 64 × 256 block at d = 64, the whole tile in L1): AVX-512 8 × 3 (24 of the 32 registers
-// accumulate), AVX2 6 × 2 (12 of 16; 4 × 3 spills one accumulator to the stack).
+// accumulate), AVX2 6 × 2 (12 of 16; 4 × 3 spills one accumulator to the stack). A tile's
+// width in `f64` lanes, `NV × LANES`, is what [`Panels`] are laid out for.
+const AVX512_WIDTH: usize = 8 * 3;
+const AVX2_WIDTH: usize = 4 * 2;
+const SCALAR_WIDTH: usize = 2;
+
+/// Samples laid out once for the register tiles of the process's vector level, so that the
+/// products read each block contiguously, instead of copying it into place in every call
+/// (which was 5-7 % of their time at N = 2000 in 64-D: the data's tile was copied once per
+/// tile of queries, a particle tile once per pair of tiles).
+///
+/// For `ns` samples of `d` coordinates (row-major) and the tile's width `w`:
+/// - `by_sample`: for each block of `w` samples, their `d × w` transpose (zeros past the
+///   last sample), which [`dots`] reads;
+/// - `by_coordinate`: for each block of `w` coordinates below `wide = d - d % 8`, the
+///   `ns × w` columns (zeros past `wide`), which [`accumulate`] and [`accumulate_t`] read;
+/// - `narrow_t`: the coordinates from `wide` on, transposed (`(d - wide) × ns`), summed
+///   outside the register tiles.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Panels {
+    width: usize,
+    d: usize,
+    ns: usize,
+    by_sample: Vec<f64>,
+    by_coordinate: Vec<f64>,
+    narrow_t: Vec<f64>,
+}
+
+impl Panels {
+    /// Lays out the row-major samples `x` (`d` coordinates each) for the current level.
+    pub(crate) fn new(x: &[f64], d: usize) -> Self {
+        let width = match SimdLevel::current() {
+            SimdLevel::Avx512 => AVX512_WIDTH,
+            SimdLevel::Avx2 => AVX2_WIDTH,
+            SimdLevel::Scalar => SCALAR_WIDTH,
+        };
+        let ns = x.len() / d;
+        let wide = wide(d);
+        let mut by_sample = vec![0.0; ns.div_ceil(width) * d * width];
+        for (b, block) in by_sample.chunks_exact_mut(d * width).enumerate() {
+            for (t, xj) in x.chunks_exact(d).skip(b * width).take(width).enumerate() {
+                for (k, v) in xj.iter().enumerate() {
+                    block[k * width + t] = *v;
+                }
+            }
+        }
+        let mut by_coordinate = vec![0.0; wide.div_ceil(width) * ns * width];
+        for (c, block) in by_coordinate.chunks_exact_mut(ns * width).enumerate() {
+            let c0 = c * width;
+            let c = width.min(wide - c0);
+            for (row, xj) in block.chunks_exact_mut(width).zip(x.chunks_exact(d)) {
+                row[..c].copy_from_slice(&xj[c0..c0 + c]);
+            }
+        }
+        let mut narrow_t = Vec::with_capacity((d - wide) * ns);
+        for k in wide..d {
+            narrow_t.extend(x.chunks_exact(d).map(|xj| xj[k]));
+        }
+        Self {
+            width,
+            d,
+            ns,
+            by_sample,
+            by_coordinate,
+            narrow_t,
+        }
+    }
+}
+
+/// The coordinates the register tiles take, `d - d % 8`; the rest are summed apart. It
+/// depends on `d` alone, never on the level, so neither does a bit of the result.
+fn wide(d: usize) -> usize {
+    d - d % 8
+}
+
 multiversion! {
-    /// `out[i ns + j] = Σ_k q[i d + k] xt[k ns + j]` for `nq` rows of `q` (row-major, `d`
-    /// columns) and `ns` columns of `xt` (`d × ns`, row-major: the samples transposed). Each
-    /// entry is a chain of fused multiply-adds in `k` order from 0, on every level.
-    pub(crate) fn dots(q: &[f64], xt: &[f64], d: usize, ns: usize, out: &mut [f64]) -> () =
+    /// `out[i ns + j] = Σ_k q[i d + k] x_j[k]` for `nq` rows of `q` (row-major, `d`
+    /// columns) and the `ns` samples `x` of `panels`. Each entry is a chain of fused
+    /// multiply-adds in `k` order from 0, on every level.
+    pub(crate) fn dots(q: &[f64], panels: &Panels, out: &mut [f64]) -> () =
         avx512: dots_portable::<Zmm, 8, 3>, avx2: dots_portable::<Ymm, 6, 2>,
         scalar: dots_portable::<Lane, 4, 2>;
 }
 
 /// `Σ_k w_t[k] v_k` for `R` weight rows at once, `v_k` the `k`-th row of `block` (`NV`
 /// vectors wide), each lane a chain of fused multiply-adds in `k` order from 0: the one
-/// register tile both kernels use.
+/// register tile the kernels use.
 #[inline(always)]
 fn tile<V: Vector, const R: usize, const NV: usize>(
     rows: [&[f64]; R],
@@ -331,21 +405,6 @@ fn store_row<V: Vector, const NV: usize>(row: &[V; NV], c: usize, out: &mut [f64
     }
 }
 
-/// `dst[..width] = src[..c]` and zeros past `c`: one row of a packed block, `width = NV`
-/// vectors, a constant of the level (so a whole row is copied in a few vector moves).
-#[inline(always)]
-fn pack<V: Vector, const NV: usize>(dst: &mut [f64], src: &[f64], c: usize) {
-    let width = NV * V::LANES;
-    let dst = &mut dst[..width];
-    if c == width {
-        dst.copy_from_slice(&src[..width]);
-    } else {
-        for (t, v) in dst.iter_mut().enumerate() {
-            *v = if t < c { src[t] } else { 0.0 };
-        }
-    }
-}
-
 /// Rows `i0..i0 + R` of a row-major matrix with rows of `len`, the last row repeated past
 /// its end (computed and not stored, so that the tile's shape, and its vectorisation, stay
 /// fixed); and how many are real.
@@ -361,27 +420,34 @@ fn row_block<const R: usize>(m: &[f64], len: usize, i0: usize) -> ([&[f64]; R], 
     (rows, r)
 }
 
+/// The panels' width, checked against the tile's (the panels are laid out for the level
+/// that runs the kernels).
+#[inline(always)]
+fn checked_width<V: Vector, const NV: usize>(panels: &Panels) -> usize {
+    let width = NV * V::LANES;
+    assert_eq!(
+        panels.width, width,
+        "panels laid out for another vector level"
+    );
+    width
+}
+
 #[inline(always)]
 fn dots_portable<V: Vector, const R: usize, const NV: usize>(
     q: &[f64],
-    xt: &[f64],
-    d: usize,
-    ns: usize,
+    panels: &Panels,
     out: &mut [f64],
 ) {
+    let width = checked_width::<V, NV>(panels);
+    let (d, ns) = (panels.d, panels.ns);
     let nq = q.len() / d;
-    let width = NV * V::LANES;
-    let mut block = vec![0.0f64; d * width];
-    // A block of `width` samples, packed contiguously (zeros past the last sample), stays
-    // in L1 while every query row passes over it.
-    for j0 in (0..ns).step_by(width) {
+    // A block of `width` samples stays in L1 while every query row passes over it.
+    for (b, block) in panels.by_sample.chunks_exact(d * width).enumerate() {
+        let j0 = b * width;
         let c = width.min(ns - j0);
-        for (b, xrow) in block.chunks_exact_mut(width).zip(xt.chunks_exact(ns)) {
-            pack::<V, NV>(b, &xrow[j0..], c);
-        }
         for i0 in (0..nq).step_by(R) {
             let (rows, r) = row_block::<R>(q, d, i0);
-            let a = tile::<V, R, NV>(rows, &block);
+            let a = tile::<V, R, NV>(rows, block);
             for (t, at) in a.iter().enumerate().take(r) {
                 store_row(at, c, &mut out[(i0 + t) * ns + j0..]);
             }
@@ -390,24 +456,23 @@ fn dots_portable<V: Vector, const R: usize, const NV: usize>(
 }
 
 multiversion! {
-    /// `acc[i d + c] += Σ_j e[i ns + j] x[j d + c]` for the `nq = acc.len() / d` rows of `e`
-    /// (`nq × ns`), with the samples both as `x` (`ns × d`) and transposed as `xt`
-    /// (`d × ns`). The columns below `d - d % 8` are summed in `j` order by the register
-    /// tile, fused multiply-adds from 0, then added to `acc`; the rest (all of them when
-    /// `d < 8`) in [`PARTIALS`] interleaved partial sums over `j`, added up in a fixed tree.
-    /// Which way a column goes depends on `d` alone.
-    pub(crate) fn accumulate(e: &[f64], x: &[f64], xt: &[f64], d: usize, ns: usize, acc: &mut [f64]) -> () =
+    /// `acc[i d + c] += Σ_j e[i ns + j] x_j[c]` for the `nq = acc.len() / d` rows of `e`
+    /// (`nq × ns`) and the `ns` samples `x` of `panels`. The columns below `d - d % 8` are
+    /// summed in `j` order by the register tile, fused multiply-adds from 0, then added to
+    /// `acc`; the rest (all of them when `d < 8`) in [`PARTIALS`] interleaved partial sums
+    /// over `j`, added up in a fixed tree. Which way a column goes depends on `d` alone.
+    pub(crate) fn accumulate(e: &[f64], panels: &Panels, acc: &mut [f64]) -> () =
         avx512: accumulate_portable::<Zmm, 8, 3>, avx2: accumulate_portable::<Ymm, 6, 2>,
         scalar: accumulate_portable::<Lane, 4, 2>;
 }
 
 multiversion! {
-    /// `acc[j d + c] += Σ_i e[i nj + j] x[i d + c]`: [`accumulate`] with `e` transposed
-    /// (`e` is `ni × nj`, `x` is `ni × d`, `acc` is `nj × d`), without forming the
-    /// transpose. Columns below `d - d % 8` are summed in `i` order by the register tile,
-    /// fused multiply-adds from 0, then added to `acc`; the rest in `i` order, a multiply
-    /// then an add, from 0, then added.
-    pub(crate) fn accumulate_t(e: &[f64], x: &[f64], d: usize, nj: usize, acc: &mut [f64]) -> () =
+    /// `acc[j d + c] += Σ_i e[i nj + j] x_i[c]`: [`accumulate`] with `e` transposed
+    /// (`e` is `ni × nj`, the `ni` samples `x` are those of `panels`, `acc` is `nj × d`),
+    /// without forming the transpose. Columns below `d - d % 8` are summed in `i` order by
+    /// the register tile, fused multiply-adds from 0, then added to `acc`; the rest in `i`
+    /// order, a multiply then an add, from 0, then added.
+    pub(crate) fn accumulate_t(e: &[f64], panels: &Panels, nj: usize, acc: &mut [f64]) -> () =
         avx512: accumulate_t_portable::<Zmm, 8, 3>, avx2: accumulate_t_portable::<Ymm, 6, 2>,
         scalar: accumulate_t_portable::<Lane, 4, 2>;
 }
@@ -415,15 +480,13 @@ multiversion! {
 #[inline(always)]
 fn accumulate_t_portable<V: Vector, const R: usize, const NV: usize>(
     e: &[f64],
-    x: &[f64],
-    d: usize,
+    panels: &Panels,
     nj: usize,
     acc: &mut [f64],
 ) {
-    let ni = x.len() / d;
-    let wide = d - d % 8;
-    let width = NV * V::LANES;
-    let mut block = vec![0.0f64; ni * width];
+    let width = checked_width::<V, NV>(panels);
+    let (d, ni) = (panels.d, panels.ns);
+    let wide = wide(d);
     let mut sums = [0.0f64; 64];
     // Columns past the last whole tile of rows read a padded copy of `e` (made once).
     let whole = nj - nj % R;
@@ -434,16 +497,14 @@ fn accumulate_t_portable<V: Vector, const R: usize, const NV: usize>(
             p[..nj - whole].copy_from_slice(&row[whole..]);
         }
     }
-    for c0 in (0..wide).step_by(width) {
+    for (b, block) in panels.by_coordinate.chunks_exact(ni * width).enumerate() {
+        let c0 = b * width;
         let c = width.min(wide - c0);
-        for (b, xi) in block.chunks_exact_mut(width).zip(x.chunks_exact(d)) {
-            pack::<V, NV>(b, &xi[c0..], c);
-        }
         for j0 in (0..nj).step_by(R) {
             let a = if j0 < whole {
-                tile_columns::<V, R, NV>(e, nj, j0, &block)
+                tile_columns::<V, R, NV>(e, nj, j0, block)
             } else {
-                tile_columns::<V, R, NV>(&padded, R, 0, &block)
+                tile_columns::<V, R, NV>(&padded, R, 0, block)
             };
             for (t, at) in a.iter().enumerate().take(nj - j0) {
                 store_row(at, c, &mut sums);
@@ -458,10 +519,9 @@ fn accumulate_t_portable<V: Vector, const R: usize, const NV: usize>(
         return;
     }
     let mut column = vec![0.0f64; nj];
-    for c in wide..d {
+    for (c, xc) in (wide..d).zip(panels.narrow_t.chunks_exact(ni)) {
         column.iter_mut().for_each(|v| *v = 0.0);
-        for (row, xi) in e.chunks_exact(nj).zip(x.chunks_exact(d)) {
-            let w = xi[c];
+        for (row, &w) in e.chunks_exact(nj).zip(xc) {
             for (s, ev) in column.iter_mut().zip(row) {
                 *s += ev * w;
             }
@@ -479,25 +539,20 @@ const PARTIALS: usize = 16;
 #[inline(always)]
 fn accumulate_portable<V: Vector, const R: usize, const NV: usize>(
     e: &[f64],
-    x: &[f64],
-    xt: &[f64],
-    d: usize,
-    ns: usize,
+    panels: &Panels,
     acc: &mut [f64],
 ) {
+    let width = checked_width::<V, NV>(panels);
+    let (d, ns) = (panels.d, panels.ns);
     let nq = acc.len() / d;
-    let wide = d - d % 8;
-    let width = NV * V::LANES;
-    let mut block = vec![0.0f64; ns * width];
+    let wide = wide(d);
     let mut sums = [0.0f64; 64];
-    for c0 in (0..wide).step_by(width) {
+    for (b, block) in panels.by_coordinate.chunks_exact(ns * width).enumerate() {
+        let c0 = b * width;
         let c = width.min(wide - c0);
-        for (b, xj) in block.chunks_exact_mut(width).zip(x.chunks_exact(d)) {
-            pack::<V, NV>(b, &xj[c0..], c);
-        }
         for i0 in (0..nq).step_by(R) {
             let (rows, r) = row_block::<R>(e, ns, i0);
-            let a = tile::<V, R, NV>(rows, &block);
+            let a = tile::<V, R, NV>(rows, block);
             for (t, at) in a.iter().enumerate().take(r) {
                 store_row(at, c, &mut sums);
                 let out = &mut acc[(i0 + t) * d + c0..(i0 + t) * d + c0 + c];
@@ -511,7 +566,7 @@ fn accumulate_portable<V: Vector, const R: usize, const NV: usize>(
         return;
     }
     for (a, w) in acc.chunks_exact_mut(d).zip(e.chunks_exact(ns)) {
-        for (ac, xrow) in a[wide..].iter_mut().zip(xt[wide * ns..].chunks_exact(ns)) {
+        for (ac, xrow) in a[wide..].iter_mut().zip(panels.narrow_t.chunks_exact(ns)) {
             let mut p = [0.0f64; PARTIALS];
             let mut wc = w.chunks_exact(PARTIALS);
             let mut xc = xrow.chunks_exact(PARTIALS);

@@ -25,33 +25,33 @@ pub struct Estimate {
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// What every run holds before its points: the program, its threads and buffers.
-pub const BASE_BYTES: f64 = 6.0 * MIB;
+pub const BASE_BYTES: f64 = 9.0 * MIB;
 /// Eight-byte words per particle coordinate at the peak: positions, velocity, connection,
-/// both scores, the particles' centred and transposed copies, the Heun predictor and the
-/// record being written.
-pub const WORDS_PER_PARTICLE: f64 = 10.0;
-/// Eight-byte words per data coordinate at the peak: the samples, their centred and
-/// transposed copies, the densities at the data.
-pub const WORDS_PER_SAMPLE: f64 = 5.5;
-/// What the grid estimator (1-D and 2-D) adds: its cells, and eight-byte words per point and
-/// coordinate for its far-field trees and binned copies over both point sets.
-pub const GRID_BASE_BYTES: f64 = 12.0 * MIB;
-/// See [`GRID_BASE_BYTES`].
-pub const GRID_WORDS_PER_POINT: f64 = 9.0;
+/// both scores, the particles' centred copy and its layouts for the products (one by
+/// sample, one by coordinate), the Heun predictor and the record being written.
+pub const WORDS_PER_PARTICLE: f64 = 13.25;
+/// Eight-byte words per data coordinate at the peak: the samples, their centred copy and
+/// its layouts for the products, the densities at the data.
+pub const WORDS_PER_SAMPLE: f64 = 5.25;
+/// The grid estimator's runs (1-D and 2-D) instead: its cells, threads and buffers...
+pub const GRID_BASE_BYTES: f64 = 40.0 * MIB;
+/// ...and eight-byte words per point and coordinate, over both point sets: the points,
+/// their far-field trees and binned copies.
+pub const GRID_WORDS_PER_POINT: f64 = 11.5;
 
 /// Peak resident memory of a run with `n` particles and `m` samples in `d` dimensions:
-/// `BASE_BYTES + 8 d (WORDS_PER_PARTICLE n + WORDS_PER_SAMPLE m)`, plus
+/// `BASE_BYTES + 8 d (WORDS_PER_PARTICLE n + WORDS_PER_SAMPLE m)`, or
 /// `GRID_BASE_BYTES + 8 d GRID_WORDS_PER_POINT (n + m)` with the grid. Fitted to the peak
 /// resident size (`/usr/bin/time -f %M`) of one-step runs on the development machine (the
-/// test below holds the measurements); the fit is within 10 % of each.
+/// test below holds the measurements): within 4 % of each without the grid, within 10 % with
+/// it.
 pub fn peak_bytes(n: usize, m: usize, d: usize, grid: bool) -> f64 {
     let (n, m, d) = (n as f64, m as f64, d as f64);
-    let grid = if grid {
+    if grid {
         GRID_BASE_BYTES + 8.0 * d * GRID_WORDS_PER_POINT * (n + m)
     } else {
-        0.0
-    };
-    BASE_BYTES + 8.0 * d * (WORDS_PER_PARTICLE * n + WORDS_PER_SAMPLE * m) + grid
+        BASE_BYTES + 8.0 * d * (WORDS_PER_PARTICLE * n + WORDS_PER_SAMPLE * m)
+    }
 }
 
 /// A run that would not fit in memory: its estimated peak and what is free.
@@ -163,25 +163,31 @@ fn cgroup_headroom() -> Option<f64> {
 mod tests {
     use super::*;
 
-    /// The memory model reproduces the peaks it was fitted to within 10 %: one-step runs'
-    /// `/usr/bin/time -f %M`, in KiB, on the development machine (exact sums above 2-D, the
-    /// k-d tree in 3-D, the grid in 2-D).
+    /// The memory model reproduces the peaks it was fitted to: one-step runs'
+    /// `/usr/bin/time -f %M`, in KiB, of `ganflow run --target gaussian --dim d --n N --m M
+    /// --steps 1` on the development machine (exact sums above 3-D, the k-d tree in 3-D, the
+    /// grid in 2-D). The least-squares fit, rounded, is within 4 % of each without the grid
+    /// and within 10 % with it (9.6 % at worst).
     #[test]
     fn memory_model_matches_its_measurements() {
         for (n, m, d, grid, kib) in [
-            (2000usize, 2000usize, 64usize, false, 22_156.0),
-            (20_000, 2000, 64, false, 121_672.0),
-            (2000, 20_000, 64, false, 76_872.0),
-            (20_000, 20_000, 64, false, 158_316.0),
-            (20_000, 20_000, 16, false, 45_752.0),
-            (100_000, 100_000, 3, false, 44_672.0),
-            (100_000, 100_000, 2, true, 71_680.0),
-            (1_000_000, 1_000_000, 2, true, 541_012.0),
+            (2000usize, 2000usize, 64usize, false, 27_232.0),
+            (20_000, 2000, 64, false, 147_576.0),
+            (2000, 20_000, 64, false, 75_444.0),
+            (20_000, 20_000, 64, false, 187_420.0),
+            (20_000, 20_000, 16, false, 57_772.0),
+            (100_000, 100_000, 3, false, 54_216.0),
+            (20_000, 20_000, 2, true, 45_124.0),
+            (100_000, 100_000, 2, true, 85_052.0),
+            (300_000, 300_000, 2, true, 161_256.0),
+            (1_000_000, 100_000, 2, true, 236_120.0),
+            (1_000_000, 1_000_000, 2, true, 369_652.0),
         ] {
             let model = peak_bytes(n, m, d, grid);
             let measured = kib * 1024.0;
+            let tolerance = if grid { 0.10 } else { 0.04 };
             assert!(
-                (model / measured - 1.0).abs() < 0.10,
+                (model / measured - 1.0).abs() < tolerance,
                 "N {n}, M {m}, d {d}: model {model:.3e} B, measured {measured:.3e} B"
             );
         }
