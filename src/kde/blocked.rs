@@ -15,9 +15,10 @@
 //! Speed: per pair, the exponent and the tile's maximum are formed in one branch-free pass,
 //! then the exponential and its sum in another (both in eight interleaved lanes, compiled
 //! for AVX-512 or AVX2 when present); the rare cancelled pair is fixed after. Measured on
-//! the 2-core development machine (`ganflow bench`, N = M, density and score): 7.8 ms at
-//! N = 2000 in 64-D, 0.071 s at 10^4 in 16-D and 0.051 s at 10^4 in 2-D with AVX-512;
-//! 13.0 ms, 0.119 s and 0.097 s with AVX2 forced. An earlier measurement with
+//! the 2-core development machine (`ganflow bench`, N = M, density and score): 7.2 ms at
+//! N = 2000 in 64-D, 0.066 s at 10^4 in 16-D and 0.048 s at 10^4 in 2-D with AVX-512;
+//! 12.0 ms, 0.113 s and 0.094-0.104 s with AVX2 forced. The samples are laid out for the
+//! products' register tiles once, when the sums are built ([`Panels`]). An earlier measurement with
 //! matrixmultiply's dgemm (FMA kernels, chosen by CPU) gave 10.1 ms, 0.109 s and 0.109 s
 //! with AVX-512: the fixed-order tiles are the faster.
 //!

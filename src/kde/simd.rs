@@ -263,7 +263,7 @@ const SCALAR_WIDTH: usize = 2;
 ///   `ns × w` columns (zeros past `wide`), which [`accumulate`] and [`accumulate_t`] read;
 /// - `narrow_t`: the coordinates from `wide` on, transposed (`(d - wide) × ns`), summed
 ///   outside the register tiles.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Panels {
     width: usize,
     d: usize,
