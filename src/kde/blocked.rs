@@ -18,14 +18,15 @@
 //! the 2-core development machine (`ganflow bench`, N = M, density and score): 7.2 ms at
 //! N = 2000 in 64-D, 0.066 s at 10^4 in 16-D and 0.048 s at 10^4 in 2-D with AVX-512;
 //! 12.0 ms, 0.113 s and 0.094-0.104 s with AVX2 forced. The samples are laid out for the
-//! products' register tiles once, when the sums are built ([`Panels`]). An earlier measurement with
-//! matrixmultiply's dgemm (FMA kernels, chosen by CPU) gave 10.1 ms, 0.109 s and 0.109 s
-//! with AVX-512: the fixed-order tiles are the faster.
+//! products' register tiles once, when the sums are built ([`Panels`]). An earlier
+//! measurement with matrixmultiply's dgemm (FMA kernels, chosen by CPU) gave 10.1 ms,
+//! 0.109 s and 0.109 s with AVX-512: the fixed-order tiles are the faster.
 //!
 //! At the samples themselves (the particles' own density at the particles, every step of a
-//! flow), each pair of points is taken once ([`BlockedSums::self_sums`]): at N = M = 2000 in
-//! 64-D it takes 9.0-9.4 ms against 11.2-11.4 ms for the data's sums at the particles
-//! (AVX2, 2 threads), which do twice the pairs. Densities alone
+//! flow), each pair of points is taken once ([`BlockedSums::self_sums`]), a tile against
+//! itself included (its lower triangle mirrored from the upper): at N = M = 2000 in 64-D it
+//! takes 8.7-8.8 ms against 11.1 ms for the data's sums at the particles (AVX2, 2
+//! threads), which do twice the pairs. Densities alone
 //! ([`KernelSums::eval_log_unchecked`], the diagnostics' densities at the data) skip the
 //! products that weight the coordinates.
 
@@ -34,7 +35,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::simd::{Panels, accumulate, accumulate_t, dots};
-use super::{KernelSums, dist2, exp_shifted_sum};
+use super::{KernelSums, dist2, exp_shifted_sum, lane_sum};
 use crate::num::Portable;
 use crate::points::Points;
 
@@ -176,7 +177,8 @@ impl BlockedSums {
     /// The unweighted sums at the samples themselves (the particles' own density at the
     /// particles), taking each pair of points once: the kernel matrix is symmetric, so the
     /// tile of rows `I` and columns `J > I` gives both row tiles their part, which halves the
-    /// distance products and the exponentials.
+    /// distance products and the exponentials. A tile against itself forms its upper
+    /// triangle and mirrors it (see [`Self::pair`]).
     ///
     /// Every row's maximum exponent is 0 (the point itself), so the exponentials need no
     /// shift: each term is at most 1, the sum at least 1, and a term that underflows is
@@ -315,12 +317,33 @@ impl BlockedSums {
         let norms = &self.norms[j0..j0 + nj];
         e.resize(ni * nj, 0.0);
         let e = &mut e[..ni * nj];
-        dots(q, x_panels, e);
+        // A tile against itself: its kernel matrix is symmetric to the bit (the products,
+        // the sum of the two norms and the direct recomputation all commute), so the upper
+        // triangle is formed and the lower one mirrored from it.
+        let diagonal = i0 == j0;
+        dots(q, x_panels, diagonal, e);
         let mut row_sums = [0.0; SAMPLE_TILE];
         for (i, row) in e.chunks_exact_mut(nj).enumerate() {
+            let from = if diagonal { i } else { 0 };
             let qi = &q[i * d..(i + 1) * d];
-            exponent_row(row, qi, self.norms[i0 + i], x, norms, None, inv_2h2);
-            row_sums[i] = exp_shifted_sum(row, 0.0);
+            let (x, norms) = (&x[from * d..], &norms[from..]);
+            exponent_row(
+                &mut row[from..],
+                qi,
+                self.norms[i0 + i],
+                x,
+                norms,
+                None,
+                inv_2h2,
+            );
+            row_sums[i] = exp_shifted_sum(&mut row[from..], 0.0);
+        }
+        if diagonal {
+            mirror_lower(e, nj);
+            // Whole rows, summed as `exp_shifted_sum` sums them.
+            for (s, row) in row_sums.iter_mut().zip(e.chunks_exact(nj)) {
+                *s = lane_sum(row);
+            }
         }
         if let Some(rows) = rows {
             let (sum, acc) = rows.split_at_mut(SAMPLE_TILE);
@@ -396,7 +419,7 @@ impl BlockedSums {
                     let x = &self.centred[s0 * d..(s0 + ns) * d];
                     let panels = &self.panels[s0 / SAMPLE_TILE];
                     // dots = Q Xᵀ, each entry summed in a fixed order.
-                    dots(&q, panels, &mut dots_buf[..nq * ns]);
+                    dots(&q, panels, false, &mut dots_buf[..nq * ns]);
                     let norms = &self.norms[s0..s0 + ns];
                     let lw = log_weights.map(|lw| &lw[s0..s0 + ns]);
                     for i in 0..nq {
@@ -464,6 +487,21 @@ fn centre(points: &[f64], mean: &[f64]) -> Vec<f64> {
         out.extend(row.iter().zip(mean).map(|(a, m)| a - m));
     }
     out
+}
+
+/// Copies the strict upper triangle of the `n × n` row-major matrix `e` onto its lower
+/// one, in blocks of 8 × 8 so that the reads down the columns stay in cache.
+fn mirror_lower(e: &mut [f64], n: usize) {
+    const BLOCK: usize = 8;
+    for bi in (0..n).step_by(BLOCK) {
+        for bj in (0..=bi).step_by(BLOCK) {
+            for i in bi..(bi + BLOCK).min(n) {
+                for j in bj..(bj + BLOCK).min(i) {
+                    e[i * n + j] = e[j * n + i];
+                }
+            }
+        }
+    }
 }
 
 /// The order in which the self sums take the steps `s` (the tile pairs `(a, a + s)`) of
@@ -542,5 +580,53 @@ impl KernelSums for BlockedSums {
 
     fn name(&self) -> &'static str {
         "exact"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A diagonal tile mirrors its upper triangle and sums its rows with `lane_sum`: the
+    /// row sums must be `exp_shifted_sum`'s bits over the whole row, and the mirrored
+    /// entries the ones computed directly. Rows of every length modulo 8, tiles whose size
+    /// is not a multiple of the 8 × 8 blocks.
+    #[test]
+    fn mirrored_rows_sum_as_whole_rows() {
+        for n in [1usize, 7, 8, 13, 64, 208, 256] {
+            // A symmetric matrix of exponents, as a diagonal tile's.
+            let mut whole = vec![0.0; n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    let (a, b) = (i.min(j) as f64, i.max(j) as f64);
+                    whole[i * n + j] = -((a * 0.37 + b * 1.91).sin_p().abs() * 9.0 + (a - b).abs());
+                }
+            }
+            let mut mirrored = whole.clone();
+            // The lower triangle as the products may leave it: anything.
+            for i in 0..n {
+                for j in 0..i {
+                    mirrored[i * n + j] = f64::NAN;
+                }
+            }
+            let mut expected_sums = Vec::new();
+            for row in whole.chunks_exact_mut(n) {
+                expected_sums.push(exp_shifted_sum(row, 0.0));
+            }
+            for (i, row) in mirrored.chunks_exact_mut(n).enumerate() {
+                exp_shifted_sum(&mut row[i..], 0.0);
+            }
+            mirror_lower(&mut mirrored, n);
+            assert!(
+                whole
+                    .iter()
+                    .zip(&mirrored)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "n = {n}: the mirrored exponentials differ"
+            );
+            for (row, want) in mirrored.chunks_exact(n).zip(&expected_sums) {
+                assert_eq!(lane_sum(row).to_bits(), want.to_bits(), "n = {n}");
+            }
+        }
     }
 }

@@ -503,6 +503,39 @@ fn exp_portable(xs: &mut [f64], shift: f64) -> f64 {
         *x = exp_branch_free::<true>(*x - shift);
         *a += *x;
     }
+    add_lanes(acc)
+}
+
+/// The sum of `xs` in the order of [`exp_shifted_sum`]'s: eight interleaved partial sums
+/// (entry `j` into lane `j mod 8`), added up in its fixed tree. So a row whose
+/// exponentials were taken in pieces is summed to the same bits as one taken whole.
+pub(crate) fn lane_sum(xs: &[f64]) -> f64 {
+    lane_sum_dispatch(xs)
+}
+
+simd::multiversion! {
+    /// [`lane_sum`] at the process's [`simd::SimdLevel`].
+    fn lane_sum_dispatch(xs: &[f64]) -> f64 = lane_sum_portable;
+}
+
+#[inline(always)]
+fn lane_sum_portable(xs: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for c in &mut chunks {
+        for (x, a) in c.iter().zip(acc.iter_mut()) {
+            *a += *x;
+        }
+    }
+    for (x, a) in chunks.remainder().iter().zip(acc.iter_mut()) {
+        *a += *x;
+    }
+    add_lanes(acc)
+}
+
+/// The fixed tree in which [`exp_shifted_sum`] and [`lane_sum`] add their eight lanes.
+#[inline(always)]
+fn add_lanes(acc: [f64; 8]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 

@@ -323,8 +323,10 @@ fn wide(d: usize) -> usize {
 multiversion! {
     /// `out[i ns + j] = Σ_k q[i d + k] x_j[k]` for `nq` rows of `q` (row-major, `d`
     /// columns) and the `ns` samples `x` of `panels`. Each entry is a chain of fused
-    /// multiply-adds in `k` order from 0, on every level.
-    pub(crate) fn dots(q: &[f64], panels: &Panels, out: &mut [f64]) -> () =
+    /// multiply-adds in `k` order from 0, on every level. With `upper` (the rows are the
+    /// samples themselves), only the register tiles that reach the diagonal or above it are
+    /// computed: every entry with `j >= i`, and some below, the rest left as they were.
+    pub(crate) fn dots(q: &[f64], panels: &Panels, upper: bool, out: &mut [f64]) -> () =
         avx512: dots_portable::<Zmm, 8, 3>, avx2: dots_portable::<Ymm, 6, 2>,
         scalar: dots_portable::<Lane, 4, 2>;
 }
@@ -436,6 +438,7 @@ fn checked_width<V: Vector, const NV: usize>(panels: &Panels) -> usize {
 fn dots_portable<V: Vector, const R: usize, const NV: usize>(
     q: &[f64],
     panels: &Panels,
+    upper: bool,
     out: &mut [f64],
 ) {
     let width = checked_width::<V, NV>(panels);
@@ -445,7 +448,9 @@ fn dots_portable<V: Vector, const R: usize, const NV: usize>(
     for (b, block) in panels.by_sample.chunks_exact(d * width).enumerate() {
         let j0 = b * width;
         let c = width.min(ns - j0);
-        for i0 in (0..nq).step_by(R) {
+        // Below the diagonal, a tile whose rows all start past the block's last sample.
+        let rows_end = if upper { nq.min(j0 + width) } else { nq };
+        for i0 in (0..rows_end).step_by(R) {
             let (rows, r) = row_block::<R>(q, d, i0);
             let a = tile::<V, R, NV>(rows, block);
             for (t, at) in a.iter().enumerate().take(r) {
