@@ -157,20 +157,32 @@ fn exponent_row(
     log_weights: Option<&[f64]>,
     inv_2h2: f64,
 ) -> f64 {
-    let d = qi.len();
     // Exponents and their maximum in one branch-free pass, so that it vectorises; a pair
     // that lost too much to cancellation is recomputed after, and the maximum with it.
     let (max, cancelled) = exponents(row, q_norm, norms, log_weights, inv_2h2);
     if !cancelled {
         return max;
     }
+    recompute_cancelled(row, qi, x, log_weights, inv_2h2);
+    lane_max(row)
+}
+
+/// The exponents that [`exponents`] marked as cancelled (NaN), recomputed directly from the
+/// query `qi` and the samples `x`.
+fn recompute_cancelled(
+    row: &mut [f64],
+    qi: &[f64],
+    x: &[f64],
+    log_weights: Option<&[f64]>,
+    inv_2h2: f64,
+) {
+    let d = qi.len();
     for (j, t) in row.iter_mut().enumerate() {
         if t.is_nan() {
             let d2 = dist2(qi, &x[j * d..(j + 1) * d]);
             *t = log_weights.map_or(0.0, |w| w[j]) - d2 * inv_2h2;
         }
     }
-    lane_max(row)
 }
 
 impl BlockedSums {
@@ -327,16 +339,14 @@ impl BlockedSums {
             let from = if diagonal { i } else { 0 };
             let qi = &q[i * d..(i + 1) * d];
             let (x, norms) = (&x[from * d..], &norms[from..]);
-            exponent_row(
-                &mut row[from..],
-                qi,
-                self.norms[i0 + i],
-                x,
-                norms,
-                None,
-                inv_2h2,
-            );
-            row_sums[i] = exp_shifted_sum(&mut row[from..], 0.0);
+            let row = &mut row[from..];
+            // No maximum is needed: every row's is 0 (see `self_sums`). On a diagonal tile
+            // every row has a cancelled pair, the point with itself.
+            let (_, cancelled) = exponents(row, self.norms[i0 + i], norms, None, inv_2h2);
+            if cancelled {
+                recompute_cancelled(row, qi, x, None, inv_2h2);
+            }
+            row_sums[i] = exp_shifted_sum(row, 0.0);
         }
         if diagonal {
             mirror_lower(e, nj);
