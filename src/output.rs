@@ -84,12 +84,12 @@ pub fn fmt_f64(v: f64) -> String {
 /// Appends `v` to `out` as [`fmt_f64`] writes it, without allocating a string.
 ///
 /// The digits come from Ryū (the `ryu` crate), about twice as fast as the standard
-/// library's `Display`, and the text is the standard library's, byte for byte: Ryū writes
-/// plain notation for `1e-5 <= |v| < 1e16` and exponent notation otherwise, as
-/// [`std_f64`] does, and differs only in writing whole numbers as `120.0` and in the rare
+/// library's `Display`, and the text is the standard library's (`Display` for
+/// `1e-5 <= |v| < 1e16`, `LowerExp` otherwise), byte for byte: Ryū switches notation at the
+/// same magnitudes, and differs only in writing whole numbers as `120.0` and in the rare
 /// tie, where two shortest texts lie equally close to `v` and Ryū picks the even last digit
 /// while the standard library rounds away from zero. Zeros, infinities, NaN and ties are
-/// written by [`std_f64`].
+/// written by the standard library.
 pub fn push_f64(out: &mut Vec<u8>, v: f64) {
     if v == 0.0 || !v.is_finite() {
         std_f64(out, v);
@@ -623,7 +623,9 @@ mod tests {
             0.1,
             1.0 / 3.0,
         ];
-        for v in fixed {
+        // And the doubles on either side of where the notation changes.
+        let beside = [1e-5, 1e16].map(|b: f64| [b.next_down(), b.next_up()]);
+        for v in fixed.into_iter().chain(beside.into_iter().flatten()) {
             assert_eq!(fmt_f64(v), through_std(v), "{v:?}");
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
