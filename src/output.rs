@@ -123,9 +123,10 @@ fn std_f64(out: &mut Vec<u8>, v: f64) {
 /// Write `|v| = m 2^e` with `m` odd and `text` as the integer `d` times `10^k`. The halfway
 /// point `(d + 1/2) 10^k = (2d + 1) 5^k 2^(k-1)` has the odd part `(2d + 1) 5^k`, so `v` is
 /// that point exactly when `e = k - 1` and the odd parts agree. With `m < 2^53` and
-/// `d < 10^17` they can agree only for `-25 <= k <= 22`; outside that range, which holds
-/// every double with a full mantissa between 2^-25 and 2^21 and so almost every
-/// coordinate, the text is not parsed at all.
+/// `d < 10^17` they can agree only for `-24 <= k <= 22`, so only for `-25 <= e <= 21`
+/// (checked with a margin of one). Any other `v` is not a tie and its text is not parsed:
+/// among them every double below 2^26 in magnitude whose odd mantissa has all 53 bits, as
+/// almost every coordinate does.
 fn is_tie(v: f64, text: &[u8]) -> bool {
     let bits = v.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
@@ -159,7 +160,7 @@ fn is_tie(v: f64, text: &[u8]) -> bool {
         }
     }
     let k = exponent.saturating_sub(decimals);
-    if e != k - 1 {
+    if e + 1 != k {
         return false;
     }
     let (odd, five) = (2 * d + 1, 5u128.checked_pow(k.unsigned_abs()));
