@@ -300,9 +300,11 @@ def test_a_long_call_lets_other_threads_run():
     sim = ganflow.Simulation(x, y, estimator="exact", dt=0.01)
     window = {}
 
+    # Twenty steps: about 0.6 s on the 2-core CI machine, where six (0.19-0.25 s) sometimes
+    # fell under the 0.2 s this test needs to tell a held lock from a released one.
     def work():
         window["start"] = time.perf_counter()
-        sim.run(steps=6, every=6)
+        sim.run(steps=20, every=20)
         window["end"] = time.perf_counter()
 
     worker = threading.Thread(target=work)
