@@ -9,7 +9,7 @@ use rand_distr::StandardNormal;
 
 use std::path::Path;
 
-use crate::error::{Error, Result, check_positive};
+use crate::error::{Error, Result, check_positive, io_at};
 use crate::num::Portable;
 use crate::points::Points;
 
@@ -305,23 +305,43 @@ pub fn read_csv(path: &Path) -> Result<Points> {
 /// other file, and any error, goes through the csv reader, with the same bits for the same
 /// numbers.
 pub fn read_csv_with_header(path: &Path) -> Result<(Points, Option<Vec<String>>)> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    if let Some(plain) = plain_csv::read_plain(file).map_err(io)? {
+    let file = std::fs::File::open(path).map_err(io_at(path))?;
+    if let Some(plain) = plain_csv::read_plain(file).map_err(io_at(path))? {
         return Ok((Points::new("csv", plain.coords, plain.dim)?, plain.header));
     }
     read_with_csv_reader(path)
 }
 
+/// Why a CSV field is not a coordinate.
+enum NotCoordinate {
+    NotANumber,
+    NotFinite,
+    TooLarge,
+}
+
+/// A (trimmed) CSV field as a coordinate: a number [`str::parse`] reads, finite, and within
+/// [`MAX_COORDINATE`]. Both ways of reading a file take their numbers from here, so they
+/// give the same bits.
+#[inline(always)]
+fn coordinate(field: &str) -> std::result::Result<f64, NotCoordinate> {
+    let value: f64 = field.parse().map_err(|_| NotCoordinate::NotANumber)?;
+    if !value.is_finite() {
+        Err(NotCoordinate::NotFinite)
+    } else if value.abs() > MAX_COORDINATE {
+        Err(NotCoordinate::TooLarge)
+    } else {
+        Ok(value)
+    }
+}
+
+/// Whether a file's first row, its fields trimmed, is a header: no field reads as a number.
+fn is_header<'a>(mut fields: impl Iterator<Item = &'a str>) -> bool {
+    fields.all(|f| f.parse::<f64>().is_err())
+}
+
 /// [`read_csv_with_header`] through the csv reader, record by record.
 fn read_with_csv_reader(path: &Path) -> Result<(Points, Option<Vec<String>>)> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = std::fs::File::open(path).map_err(io_at(path))?;
     let bad = |line: u64, column: Option<usize>, message: String| Error::Csv {
         path: path.to_path_buf(),
         line,
@@ -345,10 +365,7 @@ fn read_with_csv_reader(path: &Path) -> Result<(Points, Option<Vec<String>>)> {
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 return Err(match e.into_kind() {
-                    csv::ErrorKind::Io(source) => Error::Io {
-                        path: path.to_path_buf(),
-                        source,
-                    },
+                    csv::ErrorKind::Io(source) => io_at(path)(source),
                     csv::ErrorKind::Utf8 { .. } => bad(line, None, "not valid UTF-8".into()),
                     other => bad(line, None, format!("{other:?}")),
                 });
@@ -357,7 +374,7 @@ fn read_with_csv_reader(path: &Path) -> Result<(Points, Option<Vec<String>>)> {
         let line = record.position().map_or(0, |p| p.line());
         if first {
             first = false;
-            if record.iter().all(|f| f.parse::<f64>().is_err()) {
+            if is_header(record.iter()) {
                 dim = Some(record.len());
                 header = Some(record.iter().map(String::from).collect());
                 continue;
@@ -372,22 +389,17 @@ fn read_with_csv_reader(path: &Path) -> Result<(Points, Option<Vec<String>>)> {
             ));
         }
         for (c, field) in record.iter().enumerate() {
-            let value: f64 = field
-                .parse()
-                .map_err(|_| bad(line, Some(c + 1), format!("{field:?} is not a number")))?;
-            if !value.is_finite() {
-                return Err(bad(line, Some(c + 1), format!("{field} is not finite")));
-            }
-            if value.abs() > MAX_COORDINATE {
-                return Err(bad(
-                    line,
-                    Some(c + 1),
-                    format!(
+            let value = coordinate(field).map_err(|why| {
+                let message = match why {
+                    NotCoordinate::NotANumber => format!("{field:?} is not a number"),
+                    NotCoordinate::NotFinite => format!("{field} is not finite"),
+                    NotCoordinate::TooLarge => format!(
                         "{field} is too large: squared distances would overflow; rescale the \
                          values to at most {MAX_COORDINATE:e} in magnitude"
                     ),
-                ));
-            }
+                };
+                bad(line, Some(c + 1), message)
+            })?;
             coords.push(value);
         }
     }

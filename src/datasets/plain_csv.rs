@@ -20,7 +20,7 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
-use super::MAX_COORDINATE;
+use super::{coordinate, is_header};
 
 /// Bytes read at a time; parsed in parallel pieces of whole lines.
 const BLOCK: usize = 8 << 20;
@@ -109,10 +109,8 @@ fn first_line(line: &[u8]) -> Option<(usize, Option<Vec<String>>)> {
         return None;
     }
     let fields: Vec<&str> = text.split(',').map(str::trim).collect();
-    let header = fields
-        .iter()
-        .all(|f| f.parse::<f64>().is_err())
-        .then(|| fields.iter().map(|f| f.to_string()).collect());
+    let header =
+        is_header(fields.iter().copied()).then(|| fields.iter().map(|f| f.to_string()).collect());
     Some((fields.len(), header))
 }
 
@@ -185,13 +183,11 @@ fn parse_piece(piece: &[u8], dim: usize) -> Option<Vec<f64>> {
     Some(values)
 }
 
-/// A field of digits, signs, points and exponents between spaces or tabs, as a finite
-/// number within [`MAX_COORDINATE`]. [`str::parse`] checks the characters: of what it
-/// accepts, only `inf`, `infinity` and `nan` (any case, signed) have others, and they are
-/// not finite.
+/// A field of digits, signs, points and exponents between spaces or tabs, as a
+/// [`coordinate`]. [`str::parse`] checks the characters: of what it accepts, only `inf`,
+/// `infinity` and `nan` (any case, signed) have others, and they are not finite.
 fn number(field: &str) -> Option<f64> {
-    let value: f64 = field.trim_matches([' ', '\t']).parse().ok()?;
-    (value.is_finite() && value.abs() <= MAX_COORDINATE).then_some(value)
+    coordinate(field.trim_matches([' ', '\t'])).ok()
 }
 
 #[cfg(test)]

@@ -67,12 +67,9 @@ impl BlockedSums {
     /// Takes the samples.
     pub fn new(samples: Points) -> Self {
         let mean = samples.mean();
-        let centred = centre(samples.as_slice(), &mean);
-        let norms = centred
-            .chunks_exact(samples.dim())
-            .map(|r| r.iter().map(|v| v * v).sum())
-            .collect();
         let d = samples.dim();
+        let centred = centre(samples.as_slice(), &mean);
+        let norms = squared_norms(&centred, d);
         let panels = centred
             .par_chunks(SAMPLE_TILE * d)
             .map(|tile| Panels::new(tile, d))
@@ -414,10 +411,7 @@ impl BlockedSums {
                 let nq = ls.len();
                 // Per-tile buffers: allocated once per tile of queries, not per point.
                 let q = centre(q_raw, &self.mean);
-                let q_norms: Vec<f64> = q
-                    .chunks_exact(d)
-                    .map(|r| r.iter().map(|v| v * v).sum())
-                    .collect();
+                let q_norms = squared_norms(&q, d);
                 let mut dots_buf = vec![0.0; nq * SAMPLE_TILE];
                 let mut max = vec![f64::NEG_INFINITY; nq];
                 let mut sum = vec![0.0; nq];
@@ -497,6 +491,15 @@ fn centre(points: &[f64], mean: &[f64]) -> Vec<f64> {
         out.extend(row.iter().zip(mean).map(|(a, m)| a - m));
     }
     out
+}
+
+/// `|p|²` of each row-major point of `d` coordinates, summed in coordinate order: the same
+/// bits for a point whether it is a query or a sample.
+fn squared_norms(points: &[f64], d: usize) -> Vec<f64> {
+    points
+        .chunks_exact(d)
+        .map(|r| r.iter().map(|v| v * v).sum())
+        .collect()
 }
 
 /// Copies the strict upper triangle of the `n × n` row-major matrix `e` onto its lower
